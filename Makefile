@@ -1,0 +1,80 @@
+# memvisor: `make` builds build/vmm and build/guest.elf.
+#   make deps    install the Debian packages the build and tests need
+#   make test    every test (unit tests and guest boots, under ASan/UBSan)
+#   make demo    the main job: overcommitted guests, reclamation on show
+#   make bench   benchmarks: figures and ratios, measured side by side
+CC      := gcc
+BUILD   := build
+PKGS    := liburing libzstd libxxhash
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     := -O2 -g
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS  := $(CSTD) $(WARN) $(OPT) -MMD -MP
+LDLIBS  := -pthread
+
+VMM_SRCS := $(wildcard vmm/*.c)
+MM_SRCS  := $(wildcard mm/*.c)
+# The parts of vmm/ with no KVM, no threads and no I/O: unit-tested directly.
+VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c
+
+obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
+
+.PHONY: all deps test test-unit test-integration demo bench clean
+all: $(BUILD)/vmm $(BUILD)/guest.elf
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/test/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/vmm: $(call obj,$(VMM_SRCS) $(MM_SRCS))
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+
+# The test build: the same VMM under ASan and UBSan, next to the same guest.
+$(BUILD)/test/vmm: $(call tobj,$(VMM_SRCS) $(MM_SRCS)) | $(BUILD)/test/guest.elf
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test/guest.elf: $(BUILD)/guest.elf
+	@mkdir -p $(dir $@)
+	ln -sf ../guest.elf $@
+
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+$(BUILD)/test/unit_vmm: $(call tobj,tests/unit/test_vmm.c $(VMM_PURE))
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+UNIT_TESTS := $(BUILD)/test/unit_vmm
+
+-include guest/guest.mk
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+test-integration: all $(BUILD)/test/vmm
+	@tests/integration/run.sh $(BUILD)/test/vmm
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

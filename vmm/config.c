@@ -1,0 +1,236 @@
+#include "config.h"
+#include "size.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+int config_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= CONFIG_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* One "key=value" item of a --vm list; key and value are NUL-terminated. */
+static int vm_set_key(struct vm_config *vm, const char *key, char *value,
+		      unsigned *seen, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "name", "mem", "kernel", "vcpus" };
+	char serr[160];
+	unsigned bit = 0;
+
+	for (bit = 0; bit < sizeof(keys) / sizeof(keys[0]); bit++)
+		if (!strcmp(key, keys[bit]))
+			break;
+	if (bit == sizeof(keys) / sizeof(keys[0]))
+		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus)", key);
+	if (*seen & (1u << bit))
+		return ERR("--vm: key '%s' given twice", key);
+	*seen |= 1u << bit;
+	if (!*value)
+		return ERR("--vm: key '%s' has an empty value", key);
+
+	switch (bit) {
+	case 0:
+		if (!config_valid_name(value))
+			return ERR("--vm: bad name '%s': use 1-%d characters of A-Z a-z 0-9 _ . -",
+				   value, CONFIG_NAME_MAX - 1);
+		snprintf(vm->name, sizeof(vm->name), "%s", value);
+		return 0;
+	case 1:
+		if (size_parse(value, &vm->mem, serr, sizeof(serr)))
+			return ERR("--vm mem: %s", serr);
+		return 0;
+	case 2:
+		if (strlen(value) >= CONFIG_PATH_MAX)
+			return ERR("--vm kernel: path too long");
+		vm->kernel = value;
+		return 0;
+	default:
+		if (parse_uint(value, 1, CONFIG_MAX_VCPUS, &vm->vcpus))
+			return ERR("--vm: bad vcpus '%s': expected 1-%d", value, CONFIG_MAX_VCPUS);
+		return 0;
+	}
+}
+
+/* Parse "name=a,mem=64M,...": the string is modified in place. */
+static int parse_vm_spec(char *spec, struct vm_config *vm, char *err, size_t errlen)
+{
+	unsigned seen = 0;
+	char *save = NULL;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vcpus = 1;
+	if (!*spec)
+		return ERR("--vm: empty specification");
+	for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		if (!eq)
+			return ERR("--vm: '%s' is not key=value", item);
+		*eq = '\0';
+		if (vm_set_key(vm, item, eq + 1, &seen, err, errlen))
+			return -1;
+	}
+	if (!(seen & 1u))
+		return ERR("--vm: name= is required");
+	if (!(seen & 2u))
+		return ERR("--vm %s: mem= is required", vm->name);
+	return 0;
+}
+
+/* "--opt VALUE" or "--opt=VALUE": returns the value or NULL, advancing *i. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt,
+			     int *matched, char *err, size_t errlen)
+{
+	size_t n = strlen(opt);
+	const char *a = argv[*i];
+
+	*matched = 0;
+	if (strncmp(a, opt, n) != 0)
+		return NULL;
+	if (a[n] == '=') {
+		*matched = 1;
+		return a + n + 1;
+	}
+	if (a[n] != '\0')
+		return NULL;
+	*matched = 1;
+	if (*i + 1 >= argc) {
+		snprintf(err, errlen, "%s needs a value", opt);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+void config_free(struct host_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nvms; i++) {
+		free(cfg->vms[i].spec);
+		cfg->vms[i].spec = NULL;
+	}
+}
+
+int config_parse_run(int argc, char **argv, struct host_config *cfg,
+		     char *err, size_t errlen)
+{
+	struct vm_config single = { .name = "vm0", .vcpus = 1 };
+	int have_single = 0, have_mem = 0, append_for = -1;
+	char serr[160];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (int i = 0; i < argc; i++) {
+		const char *v;
+		int m;
+
+#define OPTION(name) ((v = opt_value(argc, argv, &i, name, &m, err, errlen)), m)
+		if (OPTION("--host-mem")) {
+			if (!v)
+				return -1;
+			if (size_parse(v, &cfg->host_mem, serr, sizeof(serr)))
+				return ERR("--host-mem: %s", serr);
+			if (cfg->host_mem == 0)
+				return ERR("--host-mem: must be more than 0");
+		} else if (OPTION("--stats")) {
+			if (!v)
+				return -1;
+			if (!*v)
+				return ERR("--stats: empty file name");
+			cfg->stats_path = v;
+		} else if (OPTION("--vm")) {
+			char *copy;
+			if (!v)
+				return -1;
+			if (have_single && !have_mem && !single.kernel)
+				return ERR("--append must follow the --vm it applies to (or use --mem)");
+			if (have_single)
+				return ERR("--vm cannot be mixed with --mem/--kernel");
+			if (cfg->nvms == CONFIG_MAX_VMS)
+				return ERR("too many VMs (at most %d)", CONFIG_MAX_VMS);
+			/* Parse a copy: argv stays intact for ps and error messages. */
+			copy = strdup(v);
+			if (!copy)
+				return ERR("out of memory");
+			if (parse_vm_spec(copy, &cfg->vms[cfg->nvms], err, errlen)) {
+				free(copy);
+				return -1;
+			}
+			cfg->vms[cfg->nvms].spec = copy;
+			append_for = (int)cfg->nvms++;
+			for (int j = 0; j < append_for; j++)
+				if (!strcmp(cfg->vms[j].name, cfg->vms[append_for].name))
+					return ERR("two VMs are named '%s'", cfg->vms[j].name);
+		} else if (OPTION("--append")) {
+			struct vm_config *target;
+			if (!v)
+				return -1;
+			/* Before any --vm it belongs to the --mem shorthand VM. */
+			target = append_for >= 0 ? &cfg->vms[append_for] : &single;
+			if (target->append)
+				return ERR("--append given twice for VM '%s'", target->name);
+			target->append = v;
+			have_single |= (target == &single);
+		} else if (OPTION("--mem")) {
+			if (!v)
+				return -1;
+			if (cfg->nvms)
+				return ERR("--mem cannot be mixed with --vm");
+			if (have_mem)
+				return ERR("--mem given twice");
+			if (size_parse(v, &single.mem, serr, sizeof(serr)))
+				return ERR("--mem: %s", serr);
+			have_mem = have_single = 1;
+		} else if (OPTION("--kernel")) {
+			if (!v)
+				return -1;
+			if (cfg->nvms)
+				return ERR("--kernel cannot be mixed with --vm (use kernel= in --vm)");
+			if (single.kernel)
+				return ERR("--kernel given twice");
+			if (!*v)
+				return ERR("--kernel: empty file name");
+			single.kernel = v;
+			have_single = 1;
+		} else {
+			if (argv[i][0] == '-')
+				return ERR("unknown option '%s' (see vmm --help)", argv[i]);
+			return ERR("unexpected argument '%s' (see vmm --help)", argv[i]);
+		}
+#undef OPTION
+	}
+	if (have_single) {
+		if (!have_mem)
+			return ERR("--mem SIZE is required");
+		cfg->vms[0] = single;
+		cfg->nvms = 1;
+	}
+	if (cfg->nvms == 0)
+		return ERR("no VM given: use --vm name=NAME,mem=SIZE or --mem SIZE");
+	return 0;
+}

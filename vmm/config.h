@@ -1,0 +1,46 @@
+/*
+ * The command line of `vmm run`, parsed into a host configuration.
+ * Pure: no KVM, no files opened; every error is a one-line message.
+ */
+#ifndef MEMVISOR_CONFIG_H
+#define MEMVISOR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_VMS      64
+#define CONFIG_NAME_MAX     32      /* including the NUL */
+#define CONFIG_MAX_VCPUS    64
+#define CONFIG_PATH_MAX     4096
+
+struct vm_config {
+	char name[CONFIG_NAME_MAX];
+	uint64_t mem;               /* bytes of guest RAM */
+	const char *kernel;         /* NULL: the default test guest */
+	unsigned vcpus;
+	const char *append;         /* guest command line, NULL: empty */
+	char *spec;                 /* owned copy of the --vm text (kernel points in) */
+};
+
+struct host_config {
+	uint64_t host_mem;          /* 0: not given */
+	const char *stats_path;     /* NULL: no stats file */
+	unsigned nvms;
+	struct vm_config vms[CONFIG_MAX_VMS];
+};
+
+/*
+ * Parse the arguments that follow "run".  Strings in the result point into
+ * argv or into copies freed by config_free.  Returns 0, or -1 with the
+ * reason in err.
+ */
+int config_parse_run(int argc, char **argv, struct host_config *cfg,
+		     char *err, size_t errlen);
+
+/* Free what config_parse_run allocated (safe on a failed parse too). */
+void config_free(struct host_config *cfg);
+
+/* Check a VM name: 1-31 characters of [A-Za-z0-9_.-]. */
+int config_valid_name(const char *name);
+
+#endif

@@ -1,0 +1,113 @@
+#include "guest_ports.h"
+#include "../guest/abi.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PORT_WARNINGS_MAX 5
+
+static void warn(struct vm *vm, const char *what, uint16_t port, uint64_t value)
+{
+	unsigned n = atomic_fetch_add(&vm->port_warnings, 1);
+
+	if (n < PORT_WARNINGS_MAX)
+		console_log(vm->name, "%s (port 0x%x, value 0x%llx)%s", what, port,
+			    (unsigned long long)value,
+			    n + 1 == PORT_WARNINGS_MAX ? "; further port warnings suppressed" : "");
+}
+
+static uint32_t load(const uint8_t *p, unsigned size)
+{
+	uint32_t v = 0;
+
+	memcpy(&v, p, size > 4 ? 4 : size);
+	return v;
+}
+
+/* The guest wrote the gpa of a struct mv_line: check it, then print. */
+static void line_write(struct vm *vm, uint64_t gpa)
+{
+	uint32_t len;
+
+	if (gpa > vm->ram_size || vm->ram_size - gpa < sizeof(struct mv_line)) {
+		warn(vm, "line write outside guest RAM", MV_PORT_LINE, gpa);
+		return;
+	}
+	memcpy(&len, vm->ram + gpa, sizeof(len));
+	if (len > MV_LINE_MAX || vm->ram_size - gpa - sizeof(struct mv_line) < len) {
+		warn(vm, "line write with a bad length", MV_PORT_LINE, len);
+		return;
+	}
+	console_write(&vm->con, (const char *)vm->ram + gpa + sizeof(struct mv_line), len);
+}
+
+static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value)
+{
+	struct vm *vm = v->vm;
+	char why[64];
+
+	switch (port) {
+	case MV_PORT_COM1:
+		console_putc(&vm->con, (char)(value & 0xff));
+		return 0;
+	case MV_PORT_EXIT:
+		if (size != 4) {
+			warn(vm, "exit port needs a 32-bit write", port, value);
+			return 0;
+		}
+		snprintf(why, sizeof(why), "guest exit code %u", value);
+		/* A process exit status has 8 bits: keep "non-zero" non-zero. */
+		vm_finish(vm, VM_EXITED, value > 255 ? 255 : (int)value, why);
+		return 1;
+	case MV_PORT_LINE:
+		if (size != 4) {
+			warn(vm, "line port needs a 32-bit write", port, value);
+			return 0;
+		}
+		line_write(vm, value);
+		return 0;
+	case MV_PORT_EVENT:
+		if (value == MV_EVENT_WORKLOAD_START) {
+			unsigned long long zero = 0;
+			atomic_compare_exchange_strong(&vm->t_workload_ns, &zero, vm_now_ns());
+		}
+		return 0;
+	default:
+		/* COM1's other registers and stray ports are ignored, like open bus. */
+		if (port >= MV_PORT_COM1 && port < MV_PORT_COM1 + 8)
+			return 0;
+		warn(vm, "write to an unknown port ignored", port, value);
+		return 0;
+	}
+}
+
+static uint32_t port_in(struct vcpu *v, uint16_t port)
+{
+	if (port == MV_PORT_COM1_LSR)
+		return 0x60; /* transmitter empty and idle: never wait */
+	if (port >= MV_PORT_COM1 && port < MV_PORT_COM1 + 8)
+		return 0;
+	warn(v->vm, "read of an unknown port gave all ones", port, 0);
+	return 0xffffffffu;
+}
+
+int guest_ports_io(struct vcpu *v, struct kvm_run *run)
+{
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	unsigned size = run->io.size;
+
+	if (size != 1 && size != 2 && size != 4) {
+		warn(v->vm, "port access of a bad size", run->io.port, size);
+		return 0;
+	}
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT) {
+			if (port_out(v, run->io.port, size, load(data, size)))
+				return 1;
+		} else {
+			uint32_t value = port_in(v, run->io.port);
+			memcpy(data, &value, size);
+		}
+	}
+	return 0;
+}

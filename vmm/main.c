@@ -1,0 +1,247 @@
+/*
+ * memvisor's VMM: `vmm run ...` starts every configured VM in this one
+ * process, each vCPU on its own thread, and waits for them all.  The exit
+ * status is 0 when every VM exited 0, else the first non-zero code in the
+ * order the VMs ended; VMM errors use sysexits(3) codes (docs/cli.md).
+ */
+#include "config.h"
+#include "console.h"
+#include "kvm.h"
+#include "stats.h"
+#include "vm.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MEMVISOR_VERSION "0.1"
+
+static const char usage_text[] =
+"usage: vmm run [--host-mem SIZE] [--stats FILE]\n"
+"               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
+"               [--vm ... [--append ...]] ...\n"
+"       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
+"       vmm --help | --version\n"
+"\n"
+"Runs one or more VMs in this process, each vCPU on its own thread.\n"
+"\n"
+"  --vm SPEC         add a VM; SPEC is a comma-separated list of\n"
+"                      name=NAME   1-31 characters of A-Z a-z 0-9 _ . - (unique)\n"
+"                      mem=SIZE    guest RAM, a multiple of 2M (test guest: at most 64G)\n"
+"                      kernel=FILE guest ELF64 image (default: guest.elf beside vmm)\n"
+"                      vcpus=N     vCPUs, 1-64 (default 1)\n"
+"  --append CMDLINE  guest command line of the --vm before it; the test guest\n"
+"                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
+"  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"
+"  --kernel FILE     the single VM's kernel\n"
+"  --host-mem SIZE   memory the VMM may spend on all guests together\n"
+"  --stats FILE      write JSON lines (per VM and host) every second and at exit\n"
+"\n"
+"SIZE is a number of bytes with an optional K, M, G or T suffix (powers of 1024).\n"
+"Guest console lines go to stdout as \"[NAME] text\"; VMM messages go to stderr.\n"
+"\n"
+"Exit status: 0 if every VM exited 0, else the first non-zero exit code in the\n"
+"order VMs ended. VMM errors: 64 bad usage or configuration, 65 bad kernel file,\n"
+"66 kernel file unreadable, 69 /dev/kvm unusable, 70 a VM crashed (triple fault,\n"
+"emulation failure, unhandled exit), 71 system error, 128+N stopped by signal N.\n"
+"\n"
+"Example:\n"
+"  vmm run --vm name=a,mem=256M --append \"workload=memstress size=128M ws=64M\" \\\n"
+"          --vm name=b,mem=256M --append \"workload=verify size=128M seed=7\"\n";
+
+static volatile sig_atomic_t kicked;
+
+static void on_kick(int sig)
+{
+	(void)sig;
+	kicked = 1; /* only interrupts KVM_RUN; vm->done carries the meaning */
+}
+
+static void default_kernel(char *buf, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0) {
+		snprintf(buf, len, "build/guest.elf");
+		return;
+	}
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, len, "%s/guest.elf", exe);
+}
+
+static int all_done(struct vm *vms, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!atomic_load(&vms[i].done))
+			return 0;
+	return 1;
+}
+
+static void report(const struct vm *vm, uint64_t t0)
+{
+	double end_ms = (double)(vm->t_end_ns - t0) / 1e6;
+	uint64_t tw = atomic_load(&vm->t_workload_ns);
+	char work[64] = "";
+
+	if (tw)
+		snprintf(work, sizeof(work), ", workload started at %.1f ms", (double)(tw - t0) / 1e6);
+	if (vm->state == VM_EXITED)
+		console_log(vm->name, "exited with code %d at %.1f ms after VMM start%s",
+			    vm->exit_code, end_ms, work);
+	else
+		console_log(vm->name, "%s (exit code %d) at %.1f ms after VMM start%s: %s",
+			    vm_state_name(vm->state), vm->exit_code, end_ms, work, vm->why);
+}
+
+static int run_host(struct host_config *cfg, uint64_t t0)
+{
+	struct kvm_sys kvm;
+	struct vm *vms;
+	FILE *stats = NULL;
+	char err[512], kernel[PATH_MAX + 16];
+	unsigned created = 0, first_seq = 0;
+	int rc = 0, status = 0;
+	sigset_t stop_set;
+	struct sigaction sa;
+	uint64_t next_stats;
+
+	if (kvm_sys_open(&kvm, "/dev/kvm", err, sizeof(err))) {
+		console_log(NULL, "error: %s", err);
+		return EX_UNAVAILABLE;
+	}
+	vms = calloc(cfg->nvms, sizeof(*vms));
+	if (!vms) {
+		kvm_sys_close(&kvm);
+		return EX_OSERR;
+	}
+	default_kernel(kernel, sizeof(kernel));
+	for (; created < cfg->nvms; created++) {
+		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, err, sizeof(err));
+		if (rc) {
+			console_log(cfg->vms[created].name, "error: %s", err);
+			created++;
+			goto out;
+		}
+	}
+	if (cfg->stats_path) {
+		stats = stats_open(cfg->stats_path, err, sizeof(err));
+		if (!stats) {
+			console_log(NULL, "error: %s", err);
+			rc = EX_CANTCREAT;
+			goto out;
+		}
+	}
+
+	/*
+	 * SIGINT/SIGTERM are taken by this thread alone, SIGUSR2 tells it a VM
+	 * ended, SIGUSR1 kicks a vCPU out of KVM_RUN.
+	 */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+	vm_set_finish_notify(pthread_self());
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	for (unsigned i = 0; i < created; i++) {
+		if (vm_start(&vms[i], err, sizeof(err))) {
+			console_log(vms[i].name, "error: %s", err);
+			for (unsigned j = 0; j < created; j++)
+				vm_finish(&vms[j], VM_STOPPED, EX_OSERR, "VMM start-up failed");
+			break;
+		}
+	}
+
+	next_stats = vm_now_ns() + 1000000000ULL;
+	while (!all_done(vms, created)) {
+		struct timespec ts = { 0, 100 * 1000000L };
+		int sig = sigtimedwait(&stop_set, NULL, &ts);
+
+		if (sig == SIGINT || sig == SIGTERM) {
+			char why[64];
+			snprintf(why, sizeof(why), "stopped by %s", strsignal(sig));
+			console_log(NULL, "%s: stopping all VMs", strsignal(sig));
+			for (unsigned i = 0; i < created; i++)
+				vm_finish(&vms[i], VM_STOPPED, 128 + sig, why);
+		}
+		if (stats && vm_now_ns() >= next_stats) {
+			stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, created, cfg->host_mem);
+			next_stats += 1000000000ULL;
+		}
+	}
+	for (unsigned i = 0; i < created; i++)
+		vm_join(&vms[i]);
+	if (stats)
+		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, created, cfg->host_mem);
+
+	for (unsigned i = 0; i < created; i++) {
+		report(&vms[i], t0);
+		if (vms[i].exit_code && (!first_seq || vms[i].finish_seq < first_seq)) {
+			first_seq = vms[i].finish_seq;
+			status = vms[i].exit_code;
+		}
+	}
+	rc = status;
+out:
+	if (stats)
+		fclose(stats);
+	for (unsigned i = 0; i < created; i++)
+		vm_destroy(&vms[i]);
+	free(vms);
+	kvm_sys_close(&kvm);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct host_config cfg;
+	char err[512];
+	uint64_t t0 = vm_now_ns();
+	int rc;
+
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EX_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("memvisor vmm %s\n", MEMVISOR_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") != 0) {
+		console_log(NULL, "error: unknown command '%s' (see vmm --help)", argv[1]);
+		return EX_USAGE;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+	}
+	if (config_parse_run(argc - 2, argv + 2, &cfg, err, sizeof(err))) {
+		console_log(NULL, "error: %s", err);
+		config_free(&cfg);
+		return EX_USAGE;
+	}
+	rc = run_host(&cfg, t0);
+	config_free(&cfg);
+	return rc;
+}

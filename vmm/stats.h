@@ -1,0 +1,18 @@
+/*
+ * The --stats file: one JSON object per line, per VM and for the host,
+ * once a second and again at exit.  docs/stats.md lists every field.
+ */
+#ifndef MEMVISOR_STATS_H
+#define MEMVISOR_STATS_H
+
+#include "vm.h"
+
+#include <stdio.h>
+
+/* Open (truncate) the stats file.  Returns NULL with the reason in err. */
+FILE *stats_open(const char *path, char *err, size_t errlen);
+
+/* One line per VM, then the host line; t is seconds since VMM start. */
+void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, uint64_t host_mem);
+
+#endif

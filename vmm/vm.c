@@ -1,0 +1,269 @@
+#include "vm.h"
+#include "boot_layout.h"
+#include "elf_loader.h"
+#include "../guest/abi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR(code, ...) (snprintf(err, errlen, __VA_ARGS__), (code))
+#define KERNEL_FILE_MAX (512ULL << 20)
+
+static atomic_uint finish_counter;
+static pthread_t notify_thread;
+static atomic_int notify_set;
+
+void vm_set_finish_notify(pthread_t thread)
+{
+	notify_thread = thread;
+	atomic_store(&notify_set, 1);
+}
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *vm_state_name(enum vm_state s)
+{
+	switch (s) {
+	case VM_CREATED: return "created";
+	case VM_RUNNING: return "running";
+	case VM_EXITED: return "exited";
+	case VM_FAILED: return "failed";
+	case VM_STOPPED: return "stopped";
+	}
+	return "?";
+}
+
+/* Read a whole regular file; returns 0 or a sysexits code. */
+static int read_kernel(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ERR(EX_NOINPUT, "cannot open kernel '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ERR(EX_NOINPUT, "kernel '%s' is not a regular file", path);
+	}
+	if (st.st_size == 0 || (uint64_t)st.st_size > KERNEL_FILE_MAX) {
+		close(fd);
+		return ERR(EX_DATAERR, "kernel '%s' has a bad size (%lld bytes)", path,
+			   (long long)st.st_size);
+	}
+	*len = (size_t)st.st_size;
+	*buf = malloc(*len);
+	if (!*buf) {
+		close(fd);
+		return ERR(EX_OSERR, "out of memory reading '%s'", path);
+	}
+	while (done < *len) {
+		ssize_t n = read(fd, *buf + done, *len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			free(*buf);
+			*buf = NULL;
+			return ERR(EX_NOINPUT, "cannot read kernel '%s': %s", path, strerror(e));
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Only ELF64 guests so far; name what the file looks like otherwise. */
+static int load_kernel(struct vm *vm, const char *path, struct elf_image *img,
+		       char *err, size_t errlen)
+{
+	uint8_t *file = NULL;
+	size_t len = 0;
+	char lerr[200];
+	int rc = read_kernel(path, &file, &len, err, errlen);
+
+	if (rc)
+		return rc;
+	if (!elf_is_elf(file, len)) {
+		int bz = len > 0x206 && memcmp(file + 0x202, "HdrS", 4) == 0;
+		free(file);
+		if (bz)
+			return ERR(EX_DATAERR, "kernel '%s' is a Linux bzImage: this build boots only ELF64 test guests", path);
+		return ERR(EX_DATAERR, "kernel '%s' is not an ELF64 executable", path);
+	}
+	rc = elf_load(file, len, vm->ram, vm->ram_size, MV_IMAGE_MIN_GPA, img, lerr, sizeof(lerr));
+	free(file);
+	if (rc)
+		return ERR(EX_DATAERR, "kernel '%s': %s", path, lerr);
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
+	      const char *default_kernel, char *err, size_t errlen)
+{
+	const char *kernel = cfg->kernel ? cfg->kernel : default_kernel;
+	struct elf_image img;
+	struct boot_params bp;
+	char lerr[256];
+	int rc;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->fd = -1;
+	vm->cfg = cfg;
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	console_init(&vm->con, vm->name, STDOUT_FILENO);
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+
+	if (cfg->mem % MV_HUGE_PAGE_SIZE || cfg->mem > MV_MAX_RAM || cfg->mem < MV_HUGE_PAGE_SIZE) {
+		/* Same words as the full check below, before mapping anything. */
+		boot_check_ram(cfg->mem, MV_IMAGE_MIN_GPA, lerr, sizeof(lerr));
+		return ERR(EX_USAGE, "%s", lerr);
+	}
+	if (cfg->vcpus > (unsigned)kvm->max_vcpus)
+		return ERR(EX_USAGE, "vcpus=%u is more than KVM allows (%d)", cfg->vcpus, kvm->max_vcpus);
+
+	vm->ram_size = cfg->mem;
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		return ERR(EX_OSERR, "cannot map %llu MiB of guest RAM: %s",
+			   (unsigned long long)(vm->ram_size >> 20), strerror(errno));
+	}
+	/* 4 KiB host pages: reclaim works page by page. */
+	madvise(vm->ram, vm->ram_size, MADV_NOHUGEPAGE);
+
+	rc = load_kernel(vm, kernel, &img, err, errlen);
+	if (rc)
+		return rc;
+	if (boot_check_ram(vm->ram_size, img.end, lerr, sizeof(lerr)))
+		return ERR(EX_USAGE, "%s", lerr);
+	vm->entry = img.entry;
+
+	if (kvm_vm_create(kvm, &vm->fd, lerr, sizeof(lerr)) ||
+	    kvm_vm_set_ram(vm->fd, vm->ram, vm->ram_size, lerr, sizeof(lerr)))
+		return ERR(EX_OSERR, "%s", lerr);
+
+	vm->vcpus = calloc(cfg->vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return ERR(EX_OSERR, "out of memory");
+	for (unsigned i = 0; i < cfg->vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		struct kvm_sregs sregs;
+		struct kvm_regs regs;
+
+		v->vm = vm;
+		v->index = i;
+		if (kvm_vcpu_create(kvm, vm->fd, i, &v->h, lerr, sizeof(lerr)))
+			return ERR(EX_OSERR, "%s", lerr);
+		vm->nvcpus++;
+		if (ioctl(v->h.fd, KVM_GET_SREGS, &sregs) < 0)
+			return ERR(EX_OSERR, "KVM_GET_SREGS: %s", strerror(errno));
+		boot_cpu_state(&sregs, &regs, vm->entry, i);
+		if (ioctl(v->h.fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->h.fd, KVM_SET_REGS, &regs) < 0)
+			return ERR(EX_OSERR, "setting vCPU %u registers: %s", i, strerror(errno));
+	}
+	vm->tsc_khz = kvm_vcpu_tsc_khz(&vm->vcpus[0].h);
+	if (!vm->tsc_khz)
+		return ERR(EX_UNAVAILABLE, "KVM_GET_TSC_KHZ gave no TSC frequency");
+
+	bp = (struct boot_params){
+		.ram_size = vm->ram_size,
+		.tsc_khz = vm->tsc_khz,
+		.image_start = img.lowest,
+		.image_end = img.end,
+		.cmdline = cfg->append,
+		.vcpus = cfg->vcpus,
+		.vm_name = vm->name,
+	};
+	if (boot_layout_write(vm->ram, &bp, lerr, sizeof(lerr)))
+		return ERR(EX_USAGE, "%s", lerr);
+	vm->state = VM_CREATED;
+	return 0;
+}
+
+int vm_start(struct vm *vm, char *err, size_t errlen)
+{
+	vm->t_start_ns = vm_now_ns();
+	vm->state = VM_RUNNING;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		int e = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		if (e) {
+			vm_finish(vm, VM_FAILED, EX_OSERR, "cannot start a vCPU thread");
+			return ERR(EX_OSERR, "pthread_create: %s", strerror(e));
+		}
+		vm->vcpus[i].started = 1;
+	}
+	return 0;
+}
+
+void vm_finish(struct vm *vm, enum vm_state state, int code, const char *why)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (atomic_load(&vm->done)) {
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	vm->state = state;
+	vm->exit_code = code;
+	vm->t_end_ns = vm_now_ns();
+	vm->finish_seq = atomic_fetch_add(&finish_counter, 1) + 1;
+	snprintf(vm->why, sizeof(vm->why), "%s", why ? why : "");
+	atomic_store(&vm->done, 1);
+	/* immediate_exit makes a KVM_RUN that has not started yet return at once. */
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].h.run)
+			vm->vcpus[i].h.run->immediate_exit = 1;
+		if (vm->vcpus[i].started && !pthread_equal(vm->vcpus[i].thread, pthread_self()))
+			pthread_kill(vm->vcpus[i].thread, SIGUSR1);
+	}
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (atomic_load(&notify_set))
+		pthread_kill(notify_thread, SIGUSR2);
+}
+
+void vm_join(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = 0;
+	}
+	console_flush(&vm->con);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		kvm_vcpu_destroy(&vm->vcpus[i].h);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nvcpus = 0;
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+}

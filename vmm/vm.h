@@ -1,0 +1,88 @@
+/*
+ * One virtual machine of the host process: its guest RAM, its vCPUs (one
+ * thread each), its console and its fate.  A VM ends once: by the guest's
+ * exit port, by a failure of one of its vCPUs, or when the host stops it;
+ * the first of these sets its exit code and the others are ignored.
+ */
+#ifndef MEMVISOR_VM_H
+#define MEMVISOR_VM_H
+
+#include "config.h"
+#include "console.h"
+#include "kvm.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum vm_state { VM_CREATED, VM_RUNNING, VM_EXITED, VM_FAILED, VM_STOPPED };
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	struct kvm_vcpu_handle h;
+	pthread_t thread;
+	int started;
+};
+
+struct vm {
+	char name[CONFIG_NAME_MAX];
+	const struct vm_config *cfg;
+	int fd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	uint64_t entry;
+	uint64_t tsc_khz;
+	unsigned nvcpus;
+	struct vcpu *vcpus;
+	struct console con;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_int done;            /* set once, before vCPUs are kicked */
+	enum vm_state state;
+	int exit_code;
+	unsigned finish_seq;        /* order in which VMs ended, from 1 */
+	char why[256];
+
+	uint64_t t_start_ns;        /* monotonic: first KVM_RUN */
+	atomic_ullong t_workload_ns; /* MV_EVENT_WORKLOAD_START, 0 if never */
+	uint64_t t_end_ns;
+	atomic_uint port_warnings;
+};
+
+/*
+ * Load the kernel, build guest RAM and the vCPUs.  Returns 0, or a
+ * sysexits(3) code with the reason in err; vm_destroy is safe after either.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
+	      const char *default_kernel, char *err, size_t errlen);
+
+/* Start one thread per vCPU. */
+int vm_start(struct vm *vm, char *err, size_t errlen);
+
+/* End the VM (first caller wins) and kick its vCPUs out of KVM_RUN. */
+void vm_finish(struct vm *vm, enum vm_state state, int code, const char *why);
+
+/*
+ * Thread to wake (with SIGUSR2, which it keeps blocked and waits for) when
+ * any VM ends, so the host notices at once rather than at its next tick.
+ */
+void vm_set_finish_notify(pthread_t thread);
+
+/* Wait for every vCPU thread. */
+void vm_join(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+const char *vm_state_name(enum vm_state s);
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t vm_now_ns(void);
+
+/* The vCPU thread's body (vcpu.c). */
+void *vcpu_thread(void *arg);
+
+#endif
