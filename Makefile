@@ -52,18 +52,27 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 $(BUILD)/test/unit_vmm: $(call tobj,tests/unit/test_vmm.c $(VMM_PURE))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-UNIT_TESTS := $(BUILD)/test/unit_vmm
+# mm/ has its own tests and links nothing of vmm/ or KVM.
+$(BUILD)/test/unit_mm: $(call tobj,tests/unit/test_mm.c $(MM_SRCS))
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm
+
+# A guest that triple-faults at its first instruction, for the failure tests.
+$(BUILD)/test/triplefault.elf: tests/integration/triplefault.S
+	@mkdir -p $(dir $@)
+	$(CC) -nostdlib -static -no-pie -Wl,-Ttext=0x200000 -Wl,--build-id=none -o $@ $<
 
 -include guest/guest.mk
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
-test-integration: all $(BUILD)/test/vmm
+test-integration: all $(BUILD)/test/vmm $(BUILD)/test/triplefault.elf
 	@tests/integration/run.sh $(BUILD)/test/vmm
 
 demo: deps

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# make bench: figures measured side by side in one run, with their peers.
+# Prints a table and writes the same figures as JSON lines to
+# build/bench/bench.jsonl.  Timings live here, never in the tests.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=$ROOT/build
+OUTDIR=$B/bench
+mkdir -p "$OUTDIR"
+JSON=$OUTDIR/bench.jsonl
+: >"$JSON"
+TMP=$(mktemp -d /tmp/memvisor-bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+BOOT_RUNS=${BOOT_RUNS:-10}
+TPUT_RUNS=${TPUT_RUNS:-5}
+TPUT_ARGS=${TPUT_ARGS:-"size=256M ws=64M passes=40"}
+
+[ -e /dev/kvm ] || { echo "bench: /dev/kvm does not exist" >&2; exit 1; }
+
+kvm_provider() {
+	local m
+	for m in kvm_pvm kvm_intel kvm_amd; do
+		[ -d /sys/module/$m ] && { echo $m; return; }
+	done
+	echo unknown
+}
+
+# median of numbers on stdin, and min and max: prints "median min max"
+stats() {
+	sort -g | awk '{a[NR]=$1} END {
+		if (NR == 0) { print "nan nan nan"; exit }
+		m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
+		printf "%.3f %.3f %.3f\n", m, a[1], a[NR] }'
+}
+
+emit() { echo "$1" >>"$JSON"; }
+
+echo "memvisor bench, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+echo "  kernel: $(uname -r), /dev/kvm from: $(kvm_provider)"
+emit "{\"bench\":\"machine\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\",\"kernel\":\"$(uname -r)\",\"kvm\":\"$(kvm_provider)\"}"
+
+# ---- boot time -----------------------------------------------------------------
+echo
+echo "== boot: vmm run --mem 64M --append workload=hello ($BOOT_RUNS runs)"
+: >"$TMP/work"; : >"$TMP/exit"; : >"$TMP/wall"
+for _ in $(seq "$BOOT_RUNS"); do
+	s=$(date +%s%N)
+	"$B/vmm" run --mem 64M --append "workload=hello" >/dev/null 2>"$TMP/err"
+	e=$(date +%s%N)
+	echo "scale=3; ($e - $s) / 1000000" | bc >>"$TMP/wall"
+	sed -n 's/.*workload started at \([0-9.]*\) ms.*/\1/p' "$TMP/err" >>"$TMP/work"
+	sed -n 's/.*exited with code 0 at \([0-9.]*\) ms after VMM start.*/\1/p' "$TMP/err" >>"$TMP/exit"
+done
+read -r wm wmin wmax < <(stats <"$TMP/work")
+read -r em emin emax < <(stats <"$TMP/exit")
+read -r pm pmin pmax < <(stats <"$TMP/wall")
+printf "  %-36s median %8.2f ms   (min %.2f, max %.2f)\n" "VMM start -> workload start" "$wm" "$wmin" "$wmax"
+printf "  %-36s median %8.2f ms   (min %.2f, max %.2f)\n" "VMM start -> guest exit" "$em" "$emin" "$emax"
+printf "  %-36s median %8.2f ms   (min %.2f, max %.2f)\n" "whole vmm process (wall)" "$pm" "$pmin" "$pmax"
+emit "{\"bench\":\"boot\",\"runs\":$BOOT_RUNS,\"to_workload_ms\":$wm,\"to_exit_ms\":$em,\"process_wall_ms\":$pm}"
+
+# ---- warm read throughput: guest against the same loop as a host process --------
+echo
+echo "== memstress read throughput, warm ($TPUT_ARGS), $TPUT_RUNS runs each, interleaved"
+: >"$TMP/g"; : >"$TMP/h"; : >"$TMP/gp50"; : >"$TMP/hp50"
+for _ in $(seq "$TPUT_RUNS"); do
+	"$B/vmm" run --mem 512M --append "workload=memstress $TPUT_ARGS" >"$TMP/gout" 2>/dev/null
+	"$B/memstress-host" $TPUT_ARGS >"$TMP/hout"
+	grep -o 'mb_per_s=[0-9]*' "$TMP/gout" | cut -d= -f2 >>"$TMP/g"
+	grep -o 'p50_ns=[0-9]*' "$TMP/gout" | cut -d= -f2 >>"$TMP/gp50"
+	grep -o 'mb_per_s=[0-9]*' "$TMP/hout" | cut -d= -f2 >>"$TMP/h"
+	grep -o 'p50_ns=[0-9]*' "$TMP/hout" | cut -d= -f2 >>"$TMP/hp50"
+done
+read -r gm gmin gmax < <(stats <"$TMP/g")
+read -r hm hmin hmax < <(stats <"$TMP/h")
+read -r gp _ _ < <(stats <"$TMP/gp50")
+read -r hp _ _ < <(stats <"$TMP/hp50")
+ratio=$(echo "scale=3; $gm / $hm" | bc)
+printf "  %-36s median %8.0f MB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "guest, ring 3 under KVM" "$gm" "$gmin" "$gmax" "$gp"
+printf "  %-36s median %8.0f MB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "host process, same loop" "$hm" "$hmin" "$hmax" "$hp"
+printf "  %-36s %s   (goal: within 10%%, i.e. >= 0.90)\n" "ratio guest/host" "$ratio"
+emit "{\"bench\":\"memstress_warm\",\"args\":\"$TPUT_ARGS\",\"runs\":$TPUT_RUNS,\"guest_mb_per_s\":$gm,\"host_mb_per_s\":$hm,\"ratio\":$ratio,\"guest_p50_ns\":$gp,\"host_p50_ns\":$hp}"
+echo
+echo "JSON lines: $JSON"

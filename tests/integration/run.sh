@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Integration tests: boot the test guest through the VMM (the ASan/UBSan
+# build under `make test`) and check RESULT lines, exit codes and errors.
+# usage: tests/integration/run.sh VMM [FILTER]
+set -u
+VMM=${1:?usage: run.sh VMM [FILTER]}
+FILTER=${2:-}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$ROOT/build
+WORK=$(mktemp -d /tmp/memvisor-it.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+pass=0
+fail=0
+failed_names=()
+OUT=$WORK/out
+ERR=$WORK/err
+RC=0
+
+if [ ! -e /dev/kvm ]; then
+	echo "FAIL: /dev/kvm does not exist: the integration tests need KVM" >&2
+	echo "integration: 0 passed, 1 failed"
+	exit 1
+fi
+
+# vmm ARGS...: run with a time bound; sets RC, OUT, ERR.
+vmm() {
+	timeout -k 5 180 "$VMM" "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+}
+
+# A sanitizer report anywhere fails the test that produced it.
+clean_stderr() {
+	! grep -q -E 'Sanitizer|runtime error:' "$ERR"
+}
+
+# result VM KEY: the value of KEY in VM's RESULT line.
+result() {
+	grep -E "^\[$1\] RESULT " "$OUT" | head -n1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+expect() {
+	if ! eval "$1"; then
+		echo "    expected: $1" >&2
+		return 1
+	fi
+}
+
+run_test() {
+	local name=$1
+	if [ -n "$FILTER" ] && [[ $name != *$FILTER* ]]; then
+		return
+	fi
+	if ( set -e; "$name" ) && clean_stderr; then
+		pass=$((pass + 1))
+		echo "ok - $name"
+	else
+		fail=$((fail + 1))
+		failed_names+=("$name")
+		echo "not ok - $name (exit $RC)"
+		sed 's/^/    stdout: /' "$OUT" | tail -n 15
+		sed 's/^/    stderr: /' "$ERR" | tail -n 15
+	fi
+}
+
+# ---- workloads ---------------------------------------------------------------
+
+t_hello() {
+	vmm run --mem 16M --append "workload=hello"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 status)" = ok ]'
+	expect '[ "$(result vm0 ram_mb)" = 16 ]'
+	expect 'grep -q "exited with code 0" "$ERR"'
+}
+
+t_default_workload_is_hello() {
+	vmm run --mem 16M
+	expect '[ $RC -eq 0 ]'
+	expect 'grep -q "^\[vm0\] RESULT workload=hello" "$OUT"'
+}
+
+t_touch() {
+	vmm run --mem 64M --append "workload=touch size=32M"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 pages)" = 8192 ]'
+	expect '[ "$(result vm0 pages_per_s)" -gt 0 ]'
+}
+
+t_memstress() {
+	vmm run --mem 64M --append "workload=memstress size=32M ws=16M passes=3"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 pages_read)" = $((4096 * 3)) ]'
+	expect '[ "$(result vm0 ws_mb)" = 16 ]'
+	local p50 p99 p999 max
+	p50=$(result vm0 p50_ns); p99=$(result vm0 p99_ns); p999=$(result vm0 p999_ns); max=$(result vm0 max_ns)
+	expect '[ "$p50" -gt 0 ] && [ "$p99" -ge "$p50" ] && [ "$p999" -ge "$p99" ] && [ "$max" -ge "$p999" ]'
+	expect '[ "$(result vm0 mb_per_s)" -gt 0 ]'
+}
+
+t_memstress_secs() {
+	vmm run --mem 32M --append "workload=memstress size=8M ws=8M pattern=text secs=1"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 pattern)" = text ]'
+	expect '[ "$(result vm0 pages_read)" -ge 2048 ]'
+}
+
+t_verify_patterns() {
+	for p in random text zero; do
+		vmm run --mem 64M --append "workload=verify size=32M seed=7 passes=2 pattern=$p"
+		expect '[ $RC -eq 0 ]'
+		expect '[ "$(result vm0 bad_pages)" = 0 ]'
+		expect '[ "$(result vm0 pages)" = 8192 ]'
+		expect '[ "$(result vm0 pattern)" = $p ]'
+	done
+}
+
+t_two_vms_at_once() {
+	vmm run --vm name=alpha,mem=64M --append "workload=memstress size=32M ws=32M passes=4" \
+		--vm name=beta,mem=64M --append "workload=verify size=32M seed=3 passes=4"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result alpha pages_read)" = $((8192 * 4)) ]'
+	expect '[ "$(result beta bad_pages)" = 0 ]'
+	# Every console line belongs to one VM and is whole.
+	expect '! grep -v -E "^\[(alpha|beta)\] " "$OUT"'
+	expect '[ $(grep -c "^\[alpha\] RESULT workload=memstress " "$OUT") -eq 1 ]'
+	expect '[ $(grep -c "^\[beta\] RESULT workload=verify " "$OUT") -eq 1 ]'
+}
+
+t_vcpus() {
+	vmm run --vm name=smp,mem=32M,vcpus=2 --append "workload=hello"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result smp status)" = ok ]'
+}
+
+t_stats_file() {
+	vmm run --stats "$WORK/stats.jsonl" --vm name=a,mem=32M --append "workload=memstress size=8M ws=8M secs=2" \
+		--vm name=b,mem=32M --append "workload=hello"
+	expect '[ $RC -eq 0 ]'
+	expect 'python3 - "$WORK/stats.jsonl" <<PY
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+vms = [l for l in lines if "vm" in l]
+hosts = [l for l in lines if l.get("host")]
+assert {l["vm"] for l in vms} == {"a", "b"}, vms
+assert len(hosts) >= 2, hosts
+assert all(l["memsz_mb"] == 32 for l in vms)
+last = {l["vm"]: l for l in vms}
+assert last["a"]["run_state"] == "exited" and last["a"]["exit_code"] == 0, last
+assert hosts[-1]["vms_running"] == 0
+ts = [l["t"] for l in lines]
+assert ts == sorted(ts)
+PY'
+}
+
+# ---- exit codes and failures -------------------------------------------------
+
+t_exit_code_is_first_failure() {
+	vmm run --vm name=good,mem=32M --append "workload=memstress size=8M ws=8M passes=20" \
+		--vm name=bad,mem=32M --append "workload=nosuch"
+	expect '[ $RC -eq 2 ]'
+	expect 'grep -q "^\[bad\] .*nosuch" "$OUT"'
+	expect '[ -n "$(result good pages_read)" ]'
+}
+
+t_triple_fault_fails_one_vm() {
+	vmm run --vm name=crash,mem=16M,kernel="$BUILD/test/triplefault.elf" \
+		--vm name=fine,mem=32M --append "workload=verify size=8M seed=1"
+	expect '[ $RC -eq 70 ]'
+	expect 'grep -q "crash: vCPU 0: triple fault (KVM_EXIT_SHUTDOWN)" "$ERR"'
+	expect 'grep -q "rip=0000000000200000" "$ERR"'
+	expect '[ "$(result fine bad_pages)" = 0 ]'
+}
+
+t_guest_exception_reported() {
+	# A ring-3 read past the end of guest RAM: the guest reports the #PF.
+	vmm run --mem 16M --append "workload=fault"
+	expect '[ $RC -eq 3 ]'
+	expect 'grep -q -i "exception.*vector=14" "$OUT"'
+}
+
+t_sigterm_stops_all() {
+	timeout -k 5 60 "$VMM" run --vm name=a,mem=32M --append "workload=memstress size=8M ws=8M secs=60" \
+		--vm name=b,mem=32M --append "workload=memstress size=8M ws=8M secs=60" >"$OUT" 2>"$ERR" &
+	local pid=$!
+	sleep 1
+	kill -TERM $pid
+	wait $pid
+	RC=$?
+	expect '[ $RC -eq 143 ]'
+	expect 'grep -q "stopping all VMs" "$ERR"'
+}
+
+# ---- bad input ---------------------------------------------------------------
+
+# bad_input WANT_RC PATTERN ARGS...: a one-line error on stderr, no crash.
+bad_input() {
+	local want=$1 pattern=$2
+	shift 2
+	vmm "$@"
+	expect '[ $RC -eq $want ]'
+	expect 'grep -q -e "$pattern" "$ERR"'
+	expect '[ $(grep -c "error" "$ERR") -eq 1 ]'
+}
+
+t_bad_missing_kernel() { bad_input 66 "cannot open kernel '/nonexistent/k.elf'" run --mem 16M --kernel /nonexistent/k.elf; }
+t_bad_garbage_kernel() {
+	head -c 100000 /dev/urandom >"$WORK/garbage"
+	bad_input 65 "is not an ELF64 executable" run --mem 16M --kernel "$WORK/garbage"
+}
+t_bad_truncated_kernel() {
+	head -c 200 "$BUILD/guest.elf" >"$WORK/trunc.elf"
+	bad_input 65 "kernel '$WORK/trunc.elf': " run --mem 16M --kernel "$WORK/trunc.elf"
+}
+t_bad_empty_kernel() { : >"$WORK/empty"; bad_input 65 "bad size" run --mem 16M --kernel "$WORK/empty"; }
+t_bad_directory_kernel() { bad_input 66 "not a regular file" run --mem 16M --kernel /tmp; }
+t_bad_size() { bad_input 64 "bad size '12Q'" run --mem 12Q; }
+t_bad_negative_size() { bad_input 64 "bad size '-16M'" run --vm name=a,mem=-16M; }
+t_bad_huge_size() { bad_input 64 "too large" run --mem 99999999999999999999G; }
+t_bad_mem_too_small() { bad_input 64 "too small" run --mem 2M; }
+t_bad_mem_unaligned() { bad_input 64 "multiple of 2M" run --mem 17M; }
+t_bad_unknown_option() { bad_input 64 "unknown option '--turbo'" run --mem 16M --turbo; }
+t_bad_unknown_command() { bad_input 64 "unknown command 'fly'" fly; }
+t_bad_duplicate_names() { bad_input 64 "two VMs are named 'x'" run --vm name=x,mem=16M --vm name=x,mem=16M; }
+t_bad_vm_key() { bad_input 64 "unknown key 'colour'" run --vm name=x,mem=16M,colour=blue; }
+t_bad_long_cmdline() { bad_input 64 "command line is" run --mem 16M --append "$(head -c 5000 /dev/zero | tr '\0' x)"; }
+t_bad_stats_path() { bad_input 73 "cannot create" run --stats /nonexistent/dir/s.jsonl --mem 16M; }
+
+t_bad_unknown_workload() {
+	vmm run --mem 16M --append "workload=juggle"
+	expect '[ $RC -eq 2 ]'
+	expect 'grep -q "juggle" "$OUT"'
+}
+
+t_bad_workload_key() {
+	vmm run --mem 16M --append "workload=touch size=1M speed=9"
+	expect '[ $RC -eq 2 ]'
+	expect 'grep -q "speed" "$OUT"'
+}
+
+t_bad_workload_size() {
+	vmm run --mem 16M --append "workload=touch size=64M"
+	expect '[ $RC -ne 0 ]'
+	expect '! grep -q "RESULT" "$OUT"'
+}
+
+t_help() {
+	vmm --help
+	expect '[ $RC -eq 0 ]'
+	expect 'grep -q -- "--vm name=NAME,mem=SIZE" "$OUT"'
+	expect 'grep -q -- "--append" "$OUT"'
+}
+
+tests=$(declare -F | awk '{print $3}' | grep '^t_')
+for t in $tests; do
+	run_test "$t"
+done
+if [ $fail -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+fi
+echo "integration: $pass passed, $fail failed"
+[ $fail -eq 0 ]
