@@ -12,7 +12,7 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     := -O2 -g
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS  := $(CSTD) $(WARN) $(OPT) -MMD -MP
-LDLIBS  := -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 VMM_SRCS := $(wildcard vmm/*.c)
 MM_SRCS  := $(wildcard mm/*.c)
@@ -56,7 +56,10 @@ $(BUILD)/test/unit_vmm: $(call tobj,tests/unit/test_vmm.c $(VMM_PURE))
 $(BUILD)/test/unit_mm: $(call tobj,tests/unit/test_mm.c $(MM_SRCS))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm
+$(BUILD)/test/unit_guest_mem: $(call tobj,tests/unit/test_guest_mem.c $(MM_SRCS))
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm $(BUILD)/test/unit_guest_mem
 
 # A guest that triple-faults at its first instruction, for the failure tests.
 $(BUILD)/test/triplefault.elf: tests/integration/triplefault.S

@@ -2,9 +2,11 @@
  * Unit tests for mm/, the memory manager library: no KVM involved.
  */
 #include "../../mm/memstate.h"
+#include "../../mm/slots.h"
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
@@ -91,6 +93,81 @@ START_TEST(no_flapping_on_noise)
 }
 END_TEST
 
+START_TEST(slots_are_consecutive_and_unique)
+{
+	struct slots s;
+
+	ck_assert_int_eq(slots_init(&s, 10, 1000), 0);
+	for (uint32_t i = 0; i < 1000; i++)
+		ck_assert_uint_eq(slots_alloc(&s), i);   /* grows past the first 64 */
+	ck_assert_uint_eq(s.used, 1000);
+	ck_assert_uint_eq(s.high_water, 1000);
+	ck_assert_uint_eq(slots_alloc(&s), SLOT_NONE);  /* the limit holds */
+	ck_assert_uint_eq(s.used, 1000);
+	slots_free_all(&s);
+}
+END_TEST
+
+START_TEST(slots_release_and_reuse)
+{
+	struct slots s;
+	uint32_t a;
+
+	ck_assert_int_eq(slots_init(&s, 64, 128), 0);
+	for (int i = 0; i < 100; i++)
+		slots_alloc(&s);
+	ck_assert_int_eq(slots_release(&s, 7), 0);
+	ck_assert_int_eq(slots_release(&s, 7), -1);     /* double free refused */
+	ck_assert_int_eq(slots_release(&s, 100), -1);   /* never allocated */
+	ck_assert_int_eq(slots_release(&s, 5000), -1);  /* out of range */
+	ck_assert(!slots_in_use(&s, 7));
+	/* Next fit: continue after the last allocation before reusing 7. */
+	ck_assert_uint_eq(slots_alloc(&s), 100);
+	for (int i = 101; i < 128; i++)
+		ck_assert_uint_eq(slots_alloc(&s), (uint32_t)i);
+	a = slots_alloc(&s);
+	ck_assert_uint_eq(a, 7);
+	ck_assert_uint_eq(slots_alloc(&s), SLOT_NONE);
+	ck_assert_uint_eq(s.used, 128);
+	slots_free_all(&s);
+}
+END_TEST
+
+START_TEST(slots_random_against_model)
+{
+	enum { LIMIT = 3000 };
+	static unsigned char model[LIMIT];
+	struct slots s;
+	uint32_t used = 0;
+
+	memset(model, 0, sizeof(model));
+	ck_assert_int_eq(slots_init(&s, 1, LIMIT), 0);
+	srand(12345);
+	for (int step = 0; step < 200000; step++) {
+		if (rand() % 3) {
+			uint32_t x = slots_alloc(&s);
+			if (used == LIMIT) {
+				ck_assert_uint_eq(x, SLOT_NONE);
+				continue;
+			}
+			ck_assert_uint_lt(x, LIMIT);
+			ck_assert_uint_eq(model[x], 0);
+			model[x] = 1;
+			used++;
+		} else {
+			uint32_t x = (uint32_t)rand() % LIMIT;
+			ck_assert_int_eq(slots_release(&s, x), model[x] ? 0 : -1);
+			used -= model[x];
+			model[x] = 0;
+		}
+		ck_assert_uint_eq(s.used, used);
+	}
+	for (uint32_t i = 0; i < LIMIT; i++)
+		ck_assert_int_eq(slots_in_use(&s, i), model[i]);
+	slots_free_all(&s);
+}
+END_TEST
+
 static Suite *mm_suite(void)
 {
 	Suite *s = suite_create("mm");
@@ -100,6 +177,12 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, thresholds_are_esx_fractions);
 	tcase_add_test(tc, falls_and_climbs_with_hysteresis);
 	tcase_add_test(tc, no_flapping_on_noise);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slots");
+	tcase_add_test(tc, slots_are_consecutive_and_unique);
+	tcase_add_test(tc, slots_release_and_reuse);
+	tcase_add_test(tc, slots_random_against_model);
 	suite_add_tcase(s, tc);
 	return s;
 }

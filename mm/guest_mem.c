@@ -1,0 +1,704 @@
+#include "guest_mem.h"
+#include "mm_host.h"
+#include "pagemap.h"
+
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+#define MSGS_PER_READ 16
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static enum gm_state st(const struct guest_mem *gm, uint32_t p)
+{
+	return (enum gm_state)(gm->state[p] & GM_STATE_MASK);
+}
+
+/* Change page p's state, keeping the per-state counts (lock held). */
+static int resident(enum gm_state s)
+{
+	return s == GM_PRESENT || s == GM_EVICTING;
+}
+
+static void set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t flags)
+{
+	enum gm_state old = st(gm, p);
+
+	if (resident(old) != resident(s))
+		mm_host_account(gm->host, resident(s) ? 1 : -1);
+	gm->n_state[old]--;
+	gm->n_state[s]++;
+	gm->state[p] = (uint8_t)(s | flags);
+}
+
+static void *page(const struct guest_mem *gm, uint32_t p)
+{
+	return gm->ram + (uint64_t)p * GM_PAGE;
+}
+
+static void logf_(struct guest_mem *gm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct guest_mem *gm, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (gm->log)
+		gm->log(gm->fatal_ctx, msg);
+	else
+		fprintf(stderr, "mm: %s: %s\n", gm->name, msg);
+}
+
+static void *alloc_pages(size_t n)
+{
+	void *p = mmap(NULL, n * GM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void free_pages(void *p, size_t n)
+{
+	if (p)
+		munmap(p, n * GM_PAGE);
+}
+
+/* Learn which pages the VMM already wrote (kernel image, boot data). */
+static int scan_initial(struct guest_mem *gm)
+{
+	enum { CHUNK = 4096 };
+	uint64_t *e = malloc(CHUNK * sizeof(uint64_t));
+
+	if (!e)
+		return -ENOMEM;
+	gm->n_state[GM_UNTOUCHED] = gm->npages;
+	for (uint32_t base = 0; base < gm->npages; base += CHUNK) {
+		uint32_t n = gm->npages - base < CHUNK ? gm->npages - base : CHUNK;
+		int rc = pagemap_read(gm->pagemap_fd, page(gm, base), n, e);
+		if (rc) {
+			free(e);
+			return rc;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (!(e[i] & PM_PRESENT))
+				continue;
+			set_state(gm, base + i, (e[i] & PM_PFN_MASK) == gm->zero_pfn && gm->zero_pfn ?
+				  GM_ZERO : GM_PRESENT, 0);
+			gm->n_mapped++;
+		}
+	}
+	free(e);
+	return 0;
+}
+
+int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uint8_t *ram,
+		   struct mm_host *host, char *err, size_t errlen)
+{
+	char uerr[256];
+	int rc;
+
+	memset(gm, 0, sizeof(*gm));
+	gm->uffd.fd = -1;
+	gm->stop_fd = -1;
+	gm->pagemap_fd = -1;
+	pthread_mutex_init(&gm->lock, NULL);
+	snprintf(gm->name, sizeof(gm->name), "%s", cfg->name);
+	if (cfg->size == 0 || cfg->size % GM_PAGE || cfg->size / GM_PAGE > UINT32_MAX - 1)
+		return ERR("guest memory size %llu is not a usable multiple of 4 KiB",
+			   (unsigned long long)cfg->size);
+	gm->ram = ram;
+	gm->size = cfg->size;
+	gm->npages = (uint32_t)(cfg->size / GM_PAGE);
+	gm->host = host;
+	gm->fault_around = cfg->fault_around ? cfg->fault_around : GM_DEFAULT_FAULT_AROUND;
+	gm->prefetch = cfg->prefetch ? cfg->prefetch : GM_DEFAULT_PREFETCH;
+	gm->nsample = cfg->sample_pages ? cfg->sample_pages : GM_DEFAULT_SAMPLE_PAGES;
+	if (gm->fault_around > 64 || gm->prefetch > SWAP_READ_MAX || gm->nsample > 10000)
+		return ERR("fault_around and prefetch take 1-64 pages, sampling at most 10000");
+	if (gm->nsample > gm->npages)
+		gm->nsample = gm->npages;
+	gm->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)ram ^ now_ns();
+
+	gm->state = calloc(gm->npages, 1);
+	gm->slot = malloc((size_t)gm->npages * sizeof(uint32_t));
+	gm->sample_idx = calloc(gm->nsample, sizeof(uint32_t));
+	gm->zero_buf = alloc_pages(gm->fault_around);
+	gm->io_buf = alloc_pages(gm->prefetch);
+	gm->stage = alloc_pages(SWAP_BATCH_MAX);
+	gm->sample_buf = alloc_pages(gm->nsample);
+	if (!gm->state || !gm->slot || !gm->sample_idx || !gm->zero_buf || !gm->io_buf ||
+	    !gm->stage || !gm->sample_buf)
+		return ERR("out of memory for page metadata");
+	memset(gm->slot, 0xff, (size_t)gm->npages * sizeof(uint32_t));
+
+	rc = pagemap_open();
+	if (rc < 0)
+		return ERR("cannot open /proc/self/pagemap: %s", strerror(-rc));
+	gm->pagemap_fd = rc;
+	gm->zero_pfn = pagemap_zero_pfn(gm->pagemap_fd);
+	rc = scan_initial(gm);
+	if (rc)
+		return ERR("reading pagemap: %s", strerror(-rc));
+
+	if (uffd_open(&gm->uffd, uerr, sizeof(uerr)) < 0)
+		return ERR("%s", uerr);
+	if (!gm->uffd.has_wp)
+		logf_(gm, "kernel lacks userfaultfd write-protect for anonymous memory: swapping is off");
+	if (uffd_register(&gm->uffd, ram, gm->size, uerr, sizeof(uerr)) < 0)
+		return ERR("%s", uerr);
+	gm->swap_disabled = !gm->uffd.has_wp;
+
+	gm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (gm->stop_fd < 0)
+		return ERR("eventfd: %s", strerror(errno));
+	gm->swap = swapfile_open(cfg->swap_dir, gm->name,
+				 cfg->swap_max_pages ? cfg->swap_max_pages : gm->npages, uerr, sizeof(uerr));
+	if (!gm->swap)
+		return ERR("%s", uerr);
+	return 0;
+}
+
+/* ---- fault service -------------------------------------------------------- */
+
+static void fail_vm(struct guest_mem *gm, const char *msg)
+{
+	if (gm->fatal)
+		gm->fatal(gm->fatal_ctx, msg);
+	else
+		logf_(gm, "%s", msg);
+}
+
+/* First touch: zero page for a read, zeroed host pages for a write. */
+static void fault_untouched(struct guest_mem *gm, uint32_t p, int write)
+{
+	uint32_t run = 1;
+	int rc;
+
+	while (run < gm->fault_around && p + run < gm->npages &&
+	       st(gm, p + run) == GM_UNTOUCHED && !(gm->state[p + run] & GM_SAMPLE))
+		run++;
+	if (write)
+		rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->zero_buf, (size_t)run * GM_PAGE, 0);
+	else
+		rc = uffd_zeropage(gm->uffd.fd, page(gm, p), (size_t)run * GM_PAGE, 0);
+	if (rc == -EEXIST) {
+		/* Someone (the kernel, for the VMM's own write) mapped it: just go on. */
+		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
+		run = 1;
+	} else if (rc) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "cannot map a first-touch page at gpa 0x%llx: %s",
+			 (unsigned long long)p * GM_PAGE, strerror(-rc));
+		fail_vm(gm, msg);
+		return;
+	}
+	for (uint32_t i = 0; i < run; i++)
+		set_state(gm, p + i, write ? GM_PRESENT : GM_ZERO, i == 0 ? GM_REF : 0);
+	gm->n_mapped += run;
+}
+
+/* Swap-in with prefetch: one read of a contiguous slot run, one UFFDIO_COPY. */
+static void fault_swapped(struct guest_mem *gm, uint32_t p)
+{
+	uint32_t s = gm->slot[p], run = 1;
+	int rc = -EIO;
+
+	while (run < gm->prefetch && p + run < gm->npages && st(gm, p + run) == GM_SWAPPED &&
+	       gm->slot[p + run] == s + run)
+		run++;
+	/* Only this thread changes swapped pages, so the I/O runs unlocked. */
+	pthread_mutex_unlock(&gm->lock);
+	for (int tries = 0; tries < 3 && rc; tries++)
+		rc = swapfile_read(gm->swap, s, run, gm->io_buf);
+	pthread_mutex_lock(&gm->lock);
+	if (rc) {
+		char msg[160];
+		gm->swap_errors++;
+		snprintf(msg, sizeof(msg), "swap-in of gpa 0x%llx from slot %u failed after 3 tries: %s",
+			 (unsigned long long)p * GM_PAGE, s, strerror(-rc));
+		fail_vm(gm, msg);
+		return;
+	}
+	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->io_buf, (size_t)run * GM_PAGE, 0);
+	if (rc) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "UFFDIO_COPY of a swapped-in page at gpa 0x%llx: %s",
+			 (unsigned long long)p * GM_PAGE, strerror(-rc));
+		fail_vm(gm, msg);
+		return;
+	}
+	for (uint32_t i = 0; i < run; i++) {
+		slots_release(swapfile_slots(gm->swap), gm->slot[p + i]);
+		gm->slot[p + i] = SLOT_NONE;
+		/* Prefetched neighbours keep their sample mark: untouched so far. */
+		set_state(gm, p + i, GM_PRESENT,
+			  i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	}
+	gm->swapins += run;
+	gm->swapin_faults++;
+}
+
+static void fault_sampled(struct guest_mem *gm, uint32_t p)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < gm->sample_live; i++)
+		if (gm->sample_idx[i] == p)
+			break;
+	if (i == gm->sample_live) {
+		fail_vm(gm, "internal error: sampled page without a saved copy");
+		return;
+	}
+	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->sample_buf + (size_t)i * GM_PAGE, GM_PAGE, 0);
+	if (rc) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "restoring a sampled page: %s", strerror(-rc));
+		fail_vm(gm, msg);
+		return;
+	}
+	set_state(gm, p, GM_PRESENT, GM_REF);
+}
+
+void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
+{
+	uint64_t t0 = now_ns();
+	uint32_t p;
+	enum gm_fault_kind kind = GM_FAULT_ZERO;
+	enum gm_state s;
+
+	if (addr < (uint64_t)(uintptr_t)gm->ram || addr - (uint64_t)(uintptr_t)gm->ram >= gm->size)
+		return;
+	p = (uint32_t)((addr - (uint64_t)(uintptr_t)gm->ram) / GM_PAGE);
+
+	pthread_mutex_lock(&gm->lock);
+	s = st(gm, p);
+	if (wp) {
+		/* A guest write raced with an eviction: the write wins. */
+		if (s == GM_EVICTING)
+			set_state(gm, p, GM_PRESENT, GM_REF);
+		gm->faults[GM_FAULT_WP]++;
+		uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+		pthread_mutex_unlock(&gm->lock);
+		return;
+	}
+	/* A fault that takes host memory may wait for reclaim (the low state). */
+	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write : (s == GM_SWAPPED || s == GM_SAMPLED))) {
+		pthread_mutex_unlock(&gm->lock);
+		mm_host_gate(gm->host, s == GM_SWAPPED ? gm->prefetch : s == GM_SAMPLED ? 1 : gm->fault_around);
+		pthread_mutex_lock(&gm->lock);
+		s = st(gm, p);
+	}
+	gm->state[p] &= (uint8_t)~GM_SAMPLE; /* touched during its sample period */
+	switch (s) {
+	case GM_UNTOUCHED:
+		fault_untouched(gm, p, write);
+		break;
+	case GM_ZERO:
+		/* Dropped by sampling: map the zero page (or a fresh page) again. */
+		set_state(gm, p, GM_UNTOUCHED, 0);
+		gm->n_mapped--;
+		fault_untouched(gm, p, write);
+		break;
+	case GM_SWAPPED:
+		kind = GM_FAULT_SWAPIN;
+		fault_swapped(gm, p);
+		break;
+	case GM_SAMPLED:
+		kind = GM_FAULT_SAMPLE;
+		fault_sampled(gm, p);
+		break;
+	case GM_PRESENT:
+	case GM_EVICTING:
+		/* Already resolved (another vCPU's fault on the same page). */
+		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
+		break;
+	}
+	gm->faults[kind]++;
+	hist_add(&gm->fault_hist, now_ns() - t0);
+	pthread_mutex_unlock(&gm->lock);
+}
+
+static void *fault_thread(void *arg)
+{
+	struct guest_mem *gm = arg;
+	struct uffd_msg msgs[MSGS_PER_READ];
+	struct pollfd pfd[2] = {
+		{ .fd = gm->uffd.fd, .events = POLLIN },
+		{ .fd = gm->stop_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			logf_(gm, "fault thread: poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		n = read(gm->uffd.fd, msgs, sizeof(msgs));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			logf_(gm, "fault thread: read: %s", strerror(errno));
+			break;
+		}
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+			if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+				continue;
+			guest_mem_fault(gm, msgs[i].arg.pagefault.address,
+					(msgs[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0,
+					(msgs[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) != 0);
+		}
+	}
+	return NULL;
+}
+
+int guest_mem_start(struct guest_mem *gm, char *err, size_t errlen)
+{
+	int e = pthread_create(&gm->thread, NULL, fault_thread, gm);
+
+	if (e)
+		return ERR("cannot start the fault thread: %s", strerror(e));
+	gm->thread_started = 1;
+	return 0;
+}
+
+void guest_mem_stop(struct guest_mem *gm)
+{
+	uint64_t one = 1;
+
+	if (!gm->thread_started)
+		return;
+	if (write(gm->stop_fd, &one, sizeof(one)) != sizeof(one))
+		logf_(gm, "cannot signal the fault thread: %s", strerror(errno));
+	pthread_join(gm->thread, NULL);
+	gm->thread_started = 0;
+}
+
+void guest_mem_destroy(struct guest_mem *gm)
+{
+	guest_mem_stop(gm);
+	mm_host_account(gm->host, -(int64_t)(gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING]));
+	gm->host = NULL;
+	swapfile_close(gm->swap);
+	gm->swap = NULL;
+	if (gm->uffd.fd >= 0)
+		close(gm->uffd.fd);
+	if (gm->stop_fd >= 0)
+		close(gm->stop_fd);
+	if (gm->pagemap_fd >= 0)
+		close(gm->pagemap_fd);
+	gm->uffd.fd = gm->stop_fd = gm->pagemap_fd = -1;
+	free(gm->state);
+	free(gm->slot);
+	free(gm->sample_idx);
+	free_pages(gm->zero_buf, gm->fault_around);
+	free_pages(gm->io_buf, gm->prefetch);
+	free_pages(gm->stage, SWAP_BATCH_MAX);
+	free_pages(gm->sample_buf, gm->nsample);
+	gm->state = NULL;
+	gm->slot = NULL;
+	pthread_mutex_destroy(&gm->lock);
+}
+
+/* ---- eviction ------------------------------------------------------------- */
+
+/* Clock: present pages not referenced since the hand last passed (lock held). */
+static unsigned pick_victims(struct guest_mem *gm, uint32_t *v, unsigned want)
+{
+	unsigned n = 0;
+
+	for (uint64_t steps = 0; steps < 2ULL * gm->npages && n < want; steps++) {
+		uint32_t p = gm->clock_hand;
+		uint8_t s = gm->state[p];
+
+		gm->clock_hand = p + 1 == gm->npages ? 0 : p + 1;
+		if ((s & GM_STATE_MASK) != GM_PRESENT || (s & GM_SAMPLE))
+			continue;
+		if (s & GM_REF) {
+			gm->state[p] = (uint8_t)(s & ~GM_REF); /* second chance */
+			continue;
+		}
+		v[n++] = p;
+	}
+	return n;
+}
+
+/* Apply fn to runs of consecutive page numbers in v (sorted by the clock). */
+static void for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
+		     void (*fn)(struct guest_mem *, uint32_t, uint32_t))
+{
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+		while (j < n && v[j] == v[j - 1] + 1)
+			j++;
+		fn(gm, v[i], v[j - 1] - v[i] + 1);
+		i = j;
+	}
+}
+
+static void wp_run(struct guest_mem *gm, uint32_t p, uint32_t n)
+{
+	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, 1);
+}
+
+unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
+{
+	uint32_t v[SWAP_BATCH_MAX];
+	struct swap_write w[SWAP_BATCH_MAX];
+	unsigned n, freed = 0;
+	int rc;
+
+	if (want > SWAP_BATCH_MAX)
+		want = SWAP_BATCH_MAX;
+	pthread_mutex_lock(&gm->lock);
+	if (gm->swap_disabled) {
+		pthread_mutex_unlock(&gm->lock);
+		return 0;
+	}
+	n = pick_victims(gm, v, want);
+	for (unsigned i = 0; i < n; i++) {
+		w[i].slot = slots_alloc(swapfile_slots(gm->swap));
+		if (w[i].slot == SLOT_NONE) {
+			n = i;
+			if (!gm->swap_full)
+				logf_(gm, "swap file '%s' is full (%u slots): no swapping until slots free up",
+				      swapfile_path(gm->swap), swapfile_slots(gm->swap)->limit);
+			gm->swap_full = 1;
+			break;
+		}
+		gm->swap_full = 0;
+		set_state(gm, v[i], GM_EVICTING, 0);
+	}
+	/* Write-protect first: from here a guest write cancels the eviction. */
+	for_runs(gm, v, n, wp_run);
+	pthread_mutex_unlock(&gm->lock);
+	if (!n)
+		return 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(gm->stage + (size_t)i * GM_PAGE, page(gm, v[i]), GM_PAGE);
+		w[i].buf = gm->stage + (size_t)i * GM_PAGE;
+	}
+	rc = swapfile_write_batch(gm->swap, w, n);
+
+	pthread_mutex_lock(&gm->lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t p = v[i];
+		if (st(gm, p) != GM_EVICTING || w[i].result) {
+			/* Cancelled by a guest write, or the write failed: keep it resident. */
+			slots_release(swapfile_slots(gm->swap), w[i].slot);
+			if (st(gm, p) == GM_EVICTING) {
+				set_state(gm, p, GM_PRESENT, 0);
+				uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+			}
+			continue;
+		}
+		if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
+			slots_release(swapfile_slots(gm->swap), w[i].slot);
+			set_state(gm, p, GM_PRESENT, 0);
+			uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+			continue;
+		}
+		gm->slot[p] = w[i].slot;
+		set_state(gm, p, GM_SWAPPED, 0);
+		gm->swapouts++;
+		freed++;
+	}
+	if (rc) {
+		gm->swap_errors++;
+		if (!gm->swap_disabled)
+			logf_(gm, "swap write failed (%s): pages stay resident, swapping stops",
+			      strerror(-rc));
+		gm->swap_disabled = 1;
+	}
+	pthread_mutex_unlock(&gm->lock);
+	return freed;
+}
+
+/* ---- reconciliation with the kernel's view ------------------------------------ */
+
+void guest_mem_reconcile(struct guest_mem *gm)
+{
+	enum { CHUNK = 4096 };
+	uint64_t e[256];
+
+	if (!gm->zero_pfn)
+		return; /* no frame numbers: cannot tell zero page from a real one */
+	for (uint32_t base = 0; base < gm->npages; base += CHUNK) {
+		uint32_t end = gm->npages - base < CHUNK ? gm->npages : base + CHUNK;
+		int any = 0;
+
+		pthread_mutex_lock(&gm->lock);
+		for (uint32_t p = base; p < end && !any; p++)
+			any = st(gm, p) == GM_ZERO;
+		pthread_mutex_unlock(&gm->lock);
+		if (!any)
+			continue;
+		for (uint32_t p = base; p < end; p += 256) {
+			uint32_t n = end - p < 256 ? end - p : 256;
+			if (pagemap_read(gm->pagemap_fd, page(gm, p), n, e))
+				return;
+			pthread_mutex_lock(&gm->lock);
+			for (uint32_t i = 0; i < n; i++) {
+				/* A write to the zero page got a private copy from the kernel. */
+				if (st(gm, p + i) == GM_ZERO && (e[i] & PM_PRESENT) &&
+				    (e[i] & PM_PFN_MASK) != gm->zero_pfn)
+					set_state(gm, p + i, GM_PRESENT,
+						  (uint8_t)(GM_REF | (gm->state[p + i] & GM_SAMPLE)));
+			}
+			pthread_mutex_unlock(&gm->lock);
+		}
+	}
+}
+
+/* ---- activity sampling (TCHD) ------------------------------------------------- */
+
+static uint64_t next_rand(struct guest_mem *gm)
+{
+	/* xorshift64*: cheap, and good enough to pick sample pages. */
+	gm->rng ^= gm->rng >> 12;
+	gm->rng ^= gm->rng << 25;
+	gm->rng ^= gm->rng >> 27;
+	return gm->rng * 0x2545f4914f6cdd1dULL;
+}
+
+void guest_mem_sample(struct guest_mem *gm)
+{
+	unsigned touched = 0, taken = 0;
+
+	pthread_mutex_lock(&gm->lock);
+	/* Close the period: untouched samples go back in place, unseen by the guest. */
+	for (unsigned i = 0; i < gm->sample_live; i++) {
+		uint32_t p = gm->sample_idx[i];
+		if (!(gm->state[p] & GM_SAMPLE)) {
+			touched++;
+			continue;
+		}
+		gm->state[p] &= (uint8_t)~GM_SAMPLE;
+		if (st(gm, p) == GM_SAMPLED) {
+			if (uffd_copy(gm->uffd.fd, page(gm, p), gm->sample_buf + (size_t)i * GM_PAGE,
+				      GM_PAGE, 1) == 0)
+				set_state(gm, p, GM_PRESENT, 0);
+			else
+				fail_vm(gm, "cannot restore a sampled page");
+		}
+	}
+	if (gm->sample_live) {
+		double f = (double)touched / gm->sample_live;
+		/* Rise fast, fall slowly, as ESX smooths its estimate. */
+		gm->active_frac += (f > gm->active_frac ? 0.7 : 0.15) * (f - gm->active_frac);
+	}
+
+	/* Open the next period: make each sample's next access fault to us. */
+	for (unsigned i = 0; i < gm->nsample; i++) {
+		uint32_t p = (uint32_t)(next_rand(gm) % gm->npages);
+		enum gm_state s = st(gm, p);
+
+		if (gm->state[p] & GM_SAMPLE || s == GM_EVICTING || s == GM_SAMPLED)
+			continue; /* drawn twice, or busy: the sample is a little smaller */
+		if (s == GM_PRESENT) {
+			uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 1);
+			memcpy(gm->sample_buf + (size_t)taken * GM_PAGE, page(gm, p), GM_PAGE);
+			if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
+				uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+				continue;
+			}
+			set_state(gm, p, GM_SAMPLED, 0);
+		} else if (s == GM_ZERO) {
+			madvise(page(gm, p), GM_PAGE, MADV_DONTNEED);
+		}
+		gm->state[p] |= GM_SAMPLE;
+		gm->sample_idx[taken++] = p;
+	}
+	gm->sample_live = taken;
+	pthread_mutex_unlock(&gm->lock);
+}
+
+/* ---- accounting ----------------------------------------------------------------- */
+
+uint64_t guest_mem_consumed(struct guest_mem *gm)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&gm->lock);
+	n = gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING];
+	pthread_mutex_unlock(&gm->lock);
+	return n * GM_PAGE;
+}
+
+static uint64_t meta_bytes(const struct guest_mem *gm)
+{
+	return (uint64_t)gm->npages * (sizeof(uint8_t) + sizeof(uint32_t));
+}
+
+static uint64_t buffer_bytes(const struct guest_mem *gm)
+{
+	return ((uint64_t)gm->fault_around + gm->prefetch + SWAP_BATCH_MAX + gm->nsample) * GM_PAGE;
+}
+
+uint64_t guest_mem_overhead(struct guest_mem *gm)
+{
+	uint64_t mapped;
+
+	pthread_mutex_lock(&gm->lock);
+	mapped = gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING] + gm->n_state[GM_ZERO];
+	pthread_mutex_unlock(&gm->lock);
+	/* Host page tables: 8 bytes per mapped page, plus the upper levels. */
+	return meta_bytes(gm) + buffer_bytes(gm) + mapped * 8 + mapped * 8 / 512;
+}
+
+void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&gm->lock);
+	s->memsz = gm->size;
+	s->mapped = gm->n_mapped * GM_PAGE;
+	s->consumed = (gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING]) * GM_PAGE;
+	s->zero = gm->n_state[GM_ZERO] * GM_PAGE;
+	s->swapped = gm->n_state[GM_SWAPPED] * GM_PAGE;
+	s->evicting = gm->n_state[GM_EVICTING] * GM_PAGE;
+	s->sampled = gm->n_state[GM_SAMPLED] * GM_PAGE;
+	s->swapins = gm->swapins;
+	s->swapouts = gm->swapouts;
+	s->swapin_faults = gm->swapin_faults;
+	memcpy(s->faults, gm->faults, sizeof(s->faults));
+	s->active = (uint64_t)(gm->active_frac * (double)gm->size);
+	s->meta_bytes = meta_bytes(gm);
+	s->buffer_bytes = buffer_bytes(gm);
+	s->fault_p50_ns = hist_quantile(&gm->fault_hist, 0.50);
+	s->fault_p99_ns = hist_quantile(&gm->fault_hist, 0.99);
+	s->fault_max_ns = gm->fault_hist.max;
+	s->swap_errors = gm->swap_errors;
+	s->swap_disabled = gm->swap_disabled;
+	s->swap_full = gm->swap_full;
+	pthread_mutex_unlock(&gm->lock);
+}
+
+void guest_mem_fault_hist(struct guest_mem *gm, struct hist *out)
+{
+	pthread_mutex_lock(&gm->lock);
+	*out = gm->fault_hist;
+	pthread_mutex_unlock(&gm->lock);
+}

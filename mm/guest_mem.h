@@ -1,0 +1,155 @@
+/*
+ * A VM's guest RAM as the memory manager owns it.
+ *
+ * The RAM is an anonymous private mapping registered with userfaultfd for
+ * missing-page and write-protect faults.  A compact per-page state (one
+ * byte, plus a swap slot number) says where each page's content is:
+ *
+ *   untouched  never touched: the first read maps the shared zero page
+ *              (no host memory), the first write a fresh zeroed page
+ *   zero       mapped to the shared zero page
+ *   present    backed by a host page of its own ("consumed")
+ *   evicting   being written to swap: write-protected, still present
+ *   swapped    in a slot of the VM's swap file; the host page is freed
+ *   sampled    dropped for one activity-sampling period; its content
+ *              waits in a small side buffer
+ *
+ * Faults are served by a thread per VM (the KVM memory-fault exit, where a
+ * kernel offers it, is the vmm's business: it calls guest_mem_fault too).
+ * Eviction write-protects a page before copying it out, so a guest write
+ * racing with the copy cancels the eviction instead of being lost.
+ */
+#ifndef MEMVISOR_MM_GUEST_MEM_H
+#define MEMVISOR_MM_GUEST_MEM_H
+
+#include "hist.h"
+#include "swapfile.h"
+#include "uffd.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define GM_PAGE 4096u
+
+enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED };
+#define GM_STATE_MASK 0x0fu
+#define GM_REF        0x10u  /* faulted in since the clock hand last passed */
+#define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
+
+enum gm_fault_kind { GM_FAULT_ZERO, GM_FAULT_SWAPIN, GM_FAULT_SAMPLE, GM_FAULT_WP, GM_FAULT_KINDS };
+
+struct mm_host;
+
+struct guest_mem_config {
+	const char *name;
+	uint64_t size;               /* bytes, a multiple of 4 KiB */
+	const char *swap_dir;
+	uint32_t swap_max_pages;     /* 0: as many as the VM has */
+	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64) */
+	unsigned prefetch;           /* swapped pages read per swap-in fault (1-64) */
+	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
+};
+
+#define GM_DEFAULT_FAULT_AROUND 16
+#define GM_DEFAULT_PREFETCH     16
+#define GM_DEFAULT_SAMPLE_PAGES 100
+
+struct guest_mem_stats {
+	uint64_t memsz, mapped, consumed, zero, swapped, evicting, sampled;
+	uint64_t swapins, swapouts, swapin_faults;     /* pages, pages, faults */
+	uint64_t faults[GM_FAULT_KINDS];
+	uint64_t active;                               /* bytes: the TCHD estimate */
+	uint64_t meta_bytes, buffer_bytes;
+	uint64_t fault_p50_ns, fault_p99_ns, fault_max_ns;
+	uint64_t swap_errors;
+	int swap_disabled;           /* after a write error, or no uffd-wp */
+	int swap_full;               /* every slot taken, for now */
+};
+
+struct guest_mem {
+	char name[32];
+	uint8_t *ram;
+	uint64_t size;
+	uint32_t npages;
+	uint8_t *state;
+	uint32_t *slot;
+	struct uffd_info uffd;
+	int pagemap_fd;
+	uint64_t zero_pfn;
+	struct swapfile *swap;
+	struct mm_host *host;        /* NULL: never blocks (unit tests) */
+	unsigned fault_around, prefetch, nsample;
+
+	pthread_mutex_t lock;
+	pthread_t thread;
+	int thread_started;
+	int stop_fd;                 /* eventfd: ends the fault thread */
+
+	uint8_t *zero_buf;           /* fault_around zero pages */
+	uint8_t *io_buf;             /* prefetch pages, for swap-in */
+	uint8_t *stage;              /* SWAP_BATCH_MAX pages, for swap-out */
+	uint8_t *sample_buf;         /* nsample pages */
+	uint32_t *sample_idx;
+	unsigned sample_live;        /* samples taken in the current period */
+
+	/* Page counts by state, and cumulative counters (under lock). */
+	uint64_t n_state[6];
+	uint64_t n_mapped;
+	uint64_t swapins, swapouts, swapin_faults, swap_errors;
+	uint64_t faults[GM_FAULT_KINDS];
+	struct hist fault_hist;
+	int swap_disabled;
+	int swap_full;
+	uint32_t clock_hand;
+	uint64_t rng;
+	double active_frac;          /* smoothed fraction of pages touched per period */
+
+	void (*fatal)(void *ctx, const char *msg);
+	void *fatal_ctx;
+	void (*log)(void *ctx, const char *msg);
+};
+
+/*
+ * Take over `ram` (size bytes, already mapped and possibly partly written):
+ * learn which pages are present from pagemap, register the range with
+ * userfaultfd, create the swap file.  0, or -1 with the reason in err.
+ */
+int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uint8_t *ram,
+		   struct mm_host *host, char *err, size_t errlen);
+
+/* Start and stop the fault-service thread. */
+int guest_mem_start(struct guest_mem *gm, char *err, size_t errlen);
+void guest_mem_stop(struct guest_mem *gm);
+
+/* Stop, close the uffd and remove the swap file; the RAM mapping stays. */
+void guest_mem_destroy(struct guest_mem *gm);
+
+/*
+ * Serve one fault at host address addr (write: a write access; wp: a
+ * write-protect fault).  Used by the fault thread, and by a vCPU thread
+ * that got the gpa from a KVM memory-fault exit.
+ */
+void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp);
+
+/* Swap out up to `want` pages chosen by the clock; returns pages freed. */
+unsigned guest_mem_evict(struct guest_mem *gm, unsigned want);
+
+/* Catch up with what the kernel did behind our back (zero page written). */
+void guest_mem_reconcile(struct guest_mem *gm);
+
+/* Close the current activity sample and open the next one. */
+void guest_mem_sample(struct guest_mem *gm);
+
+void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *st);
+
+/* Host bytes this VM consumes: its present pages (for the host budget). */
+uint64_t guest_mem_consumed(struct guest_mem *gm);
+
+/* Overhead bytes: per-page metadata, buffers, and the page tables' estimate. */
+uint64_t guest_mem_overhead(struct guest_mem *gm);
+
+/* A copy of the fault-latency histogram (ns). */
+void guest_mem_fault_hist(struct guest_mem *gm, struct hist *out);
+
+#endif

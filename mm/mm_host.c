@@ -1,0 +1,274 @@
+#include "mm_host.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void mm_host_init(struct mm_host *h, uint64_t budget)
+{
+	memset(h, 0, sizeof(*h));
+	h->budget = budget;
+	memstate_init(&h->ms, budget);
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->free = budget;
+}
+
+int mm_host_add(struct mm_host *h, struct guest_mem *gm)
+{
+	if (h->nvms == MM_HOST_MAX_VMS)
+		return -1;
+	h->vms[h->nvms++] = gm;
+	return 0;
+}
+
+static void host_log(struct mm_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void host_log(struct mm_host *h, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (h->log)
+		h->log(h->log_ctx, msg);
+	else
+		fprintf(stderr, "mm: %s\n", msg);
+}
+
+static uint64_t free_now(struct mm_host *h)
+{
+	uint64_t used = atomic_load(&h->consumed_pages) * GM_PAGE + atomic_load(&h->overhead_bytes);
+
+	return used < h->budget ? h->budget - used : 0;
+}
+
+/* Recompute free memory and the state; returns the state. */
+static enum mem_state update_state(struct mm_host *h)
+{
+	uint64_t free;
+	enum mem_state old, s;
+
+	free = free_now(h);
+	pthread_mutex_lock(&h->lock);
+	old = h->ms.state;
+	s = memstate_update(&h->ms, free);
+	h->free = free;
+	h->consumed = atomic_load(&h->consumed_pages) * GM_PAGE;
+	h->overhead = atomic_load(&h->overhead_bytes);
+	if (s != old)
+		pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	if (s != old) {
+		/* Under steady pressure the state can change many times a second. */
+		uint64_t t = now_ms();
+		if (t - h->last_log_ms >= 1000 || s == MEM_HIGH) {
+			char quiet[64] = "";
+			if (h->quiet_transitions)
+				snprintf(quiet, sizeof(quiet), "; %u more changes not shown",
+					 h->quiet_transitions);
+			host_log(h, "host memory state %s -> %s (free %.1f MiB, minFree %.1f MiB%s)",
+				 memstate_name(old), memstate_name(s), (double)free / 1048576.0,
+				 (double)h->ms.min_free / 1048576.0, quiet);
+			h->last_log_ms = t;
+			h->quiet_transitions = 0;
+		} else {
+			h->quiet_transitions++;
+		}
+	}
+	return s;
+}
+
+static void refresh_overhead(struct mm_host *h)
+{
+	uint64_t overhead = 0;
+
+	for (unsigned i = 0; i < h->nvms; i++)
+		overhead += guest_mem_overhead(h->vms[i]);
+	atomic_store(&h->overhead_bytes, overhead);
+}
+
+/* The VM with the most resident memory above its active estimate. */
+static struct guest_mem *pick_vm(struct mm_host *h, const int *skip)
+{
+	struct guest_mem *best = NULL;
+	int64_t best_excess = INT64_MIN;
+
+	for (unsigned i = 0; i < h->nvms; i++) {
+		struct guest_mem_stats s;
+		int64_t excess;
+
+		if (skip[i])
+			continue;
+		guest_mem_get_stats(h->vms[i], &s);
+		if (s.consumed == 0 || s.swap_disabled || s.swap_full)
+			continue;
+		excess = (int64_t)s.consumed - (int64_t)s.active;
+		if (excess > best_excess) {
+			best_excess = excess;
+			best = h->vms[i];
+		}
+	}
+	return best;
+}
+
+static void reclaim(struct mm_host *h)
+{
+	int skip[MM_HOST_MAX_VMS] = { 0 };
+	uint64_t target = h->ms.leave[MEM_HARD];
+
+	while (!atomic_load(&h->stop) && h->free < target) {
+		uint64_t need = (target - h->free + GM_PAGE - 1) / GM_PAGE;
+		struct guest_mem *gm = pick_vm(h, skip);
+		unsigned got;
+
+		if (!gm) {
+			if (!h->swap_exhausted)
+				host_log(h, "nothing left to reclaim (swap full, failed or off): "
+					 "allocating faults wait in the low state");
+			h->swap_exhausted = 1;
+			return;
+		}
+		got = guest_mem_evict(gm, need > SWAP_BATCH_MAX ? SWAP_BATCH_MAX : (unsigned)need);
+		if (got == 0) {
+			for (unsigned i = 0; i < h->nvms; i++)
+				if (h->vms[i] == gm)
+					skip[i] = 1;
+		}
+		update_state(h);
+	}
+	h->swap_exhausted = 0;
+}
+
+void mm_host_step(struct mm_host *h)
+{
+	if (update_state(h) >= MEM_HARD)
+		reclaim(h);
+}
+
+static void *host_thread(void *arg)
+{
+	struct mm_host *h = arg;
+	uint64_t next_sample = now_ms() + MM_SAMPLE_PERIOD_MS;
+
+	while (!atomic_load(&h->stop)) {
+		enum mem_state s;
+		struct timespec ts;
+
+		refresh_overhead(h);
+		mm_host_step(h);
+		if (now_ms() >= next_sample) {
+			for (unsigned i = 0; i < h->nvms; i++) {
+				guest_mem_reconcile(h->vms[i]);
+				guest_mem_sample(h->vms[i]);
+			}
+			next_sample += MM_SAMPLE_PERIOD_MS;
+		}
+		pthread_mutex_lock(&h->lock);
+		s = h->ms.state;
+		if (!h->kick) {
+			/* Sleep a period, or until a fault says memory runs short. */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (s >= MEM_HARD ? MM_RECLAIM_PERIOD_MS : MM_IDLE_PERIOD_MS) * 1000000L;
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+		}
+		h->kick = 0;
+		pthread_mutex_unlock(&h->lock);
+	}
+	return NULL;
+}
+
+int mm_host_start(struct mm_host *h)
+{
+	int e = pthread_create(&h->thread, NULL, host_thread, h);
+
+	if (e)
+		return -e;
+	h->started = 1;
+	return 0;
+}
+
+void mm_host_stop(struct mm_host *h)
+{
+	atomic_store(&h->stop, 1);
+	pthread_mutex_lock(&h->lock);
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	if (h->started)
+		pthread_join(h->thread, NULL);
+	h->started = 0;
+}
+
+void mm_host_destroy(struct mm_host *h)
+{
+	mm_host_stop(h);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+}
+
+void mm_host_gate(struct mm_host *h, unsigned pages)
+{
+	uint64_t free = free_now(h), need = (uint64_t)pages * GM_PAGE;
+
+	free = free > need ? free - need : 0;
+	if (free >= h->ms.enter[MEM_HARD] && h->ms.state < MEM_LOW)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->kick = 1;
+	pthread_cond_broadcast(&h->cond);
+	if (free < h->ms.enter[MEM_LOW] && h->ms.state < MEM_LOW && !atomic_load(&h->stop)) {
+		/* Falling into low right now: do not wait a period to notice. */
+		pthread_mutex_unlock(&h->lock);
+		update_state(h);
+		pthread_mutex_lock(&h->lock);
+	}
+	if (h->ms.state == MEM_LOW && !atomic_load(&h->stop)) {
+		h->blocked_faults++;
+		while (h->ms.state == MEM_LOW && !atomic_load(&h->stop))
+			pthread_cond_wait(&h->cond, &h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *s)
+{
+	pthread_mutex_lock(&h->lock);
+	s->state = h->ms.state;
+	s->budget = h->budget;
+	s->free = h->free;
+	s->consumed = h->consumed;
+	s->overhead = h->overhead;
+	s->min_free = h->ms.min_free;
+	s->transitions = h->ms.transitions;
+	s->blocked_faults = h->blocked_faults;
+	s->swap_exhausted = h->swap_exhausted;
+	pthread_mutex_unlock(&h->lock);
+}
+
+uint64_t mm_host_machine_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	unsigned long long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}

@@ -1,0 +1,87 @@
+/*
+ * The host side of the memory manager: one memory budget shared by every
+ * VM of the process (the "ESX memory"), the host memory state computed
+ * from it, and the reclaim thread that acts on the state (the seed's
+ * Table 3; so far: swapping in the hard and low states, and blocking
+ * allocating faults in the low state).
+ *
+ * free = budget - (consumed + overhead of every VM).  Each period the
+ * thread recomputes the state; in hard or low it swaps out pages, from the
+ * VM whose resident memory exceeds its estimated active memory the most,
+ * until free memory climbs back out of the hard state.  Once a second it
+ * reconciles page states with the kernel and closes the activity sample.
+ */
+#ifndef MEMVISOR_MM_MM_HOST_H
+#define MEMVISOR_MM_MM_HOST_H
+
+#include "guest_mem.h"
+#include "memstate.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define MM_HOST_MAX_VMS 64
+#define MM_RECLAIM_PERIOD_MS 5       /* in hard and low */
+#define MM_IDLE_PERIOD_MS 50         /* in high and soft */
+#define MM_SAMPLE_PERIOD_MS 1000     /* TCHD sampling and reconciliation */
+
+struct mm_host_stats {
+	enum mem_state state;
+	uint64_t budget, free, consumed, overhead, min_free;
+	uint64_t transitions;
+	uint64_t blocked_faults;     /* faults held in the low state */
+	int swap_exhausted;
+};
+
+struct mm_host {
+	uint64_t budget;
+	struct memstate ms;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;         /* state changes */
+	struct guest_mem *vms[MM_HOST_MAX_VMS];
+	unsigned nvms;
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	atomic_ullong consumed_pages;  /* present pages of every VM, kept by guest_mem */
+	atomic_ullong overhead_bytes;  /* refreshed each period */
+	int kick;                      /* reclaim wanted now (under lock) */
+	uint64_t free, consumed, overhead;
+	uint64_t blocked_faults;
+	int swap_exhausted;
+	uint64_t last_log_ms;        /* state-change lines are rate limited */
+	unsigned quiet_transitions;
+	void (*log)(void *ctx, const char *msg);
+	void *log_ctx;
+};
+
+void mm_host_init(struct mm_host *h, uint64_t budget);
+int mm_host_add(struct mm_host *h, struct guest_mem *gm);
+int mm_host_start(struct mm_host *h);
+void mm_host_stop(struct mm_host *h);
+void mm_host_destroy(struct mm_host *h);
+
+/*
+ * Called before a fault takes `pages` more host pages: wakes the reclaim
+ * thread when free memory is low, and blocks the caller while the host is
+ * in the low state (ESX's blocking), so no VM runs past the budget.
+ */
+void mm_host_gate(struct mm_host *h, unsigned pages);
+
+/* guest_mem's bookkeeping: pages entered (+) or left (-) the present state. */
+static inline void mm_host_account(struct mm_host *h, int64_t pages)
+{
+	if (h)
+		atomic_fetch_add(&h->consumed_pages, (unsigned long long)pages);
+}
+
+/* One reclaim step (the thread's body, exposed for tests). */
+void mm_host_step(struct mm_host *h);
+
+void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *st);
+
+/* Free memory of this machine (MemAvailable), the default budget. */
+uint64_t mm_host_machine_free(void);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * A VM's swap file: 4 KiB slots in a file created 0600 under the swap
+ * directory, written and read through io_uring with O_DIRECT where the
+ * filesystem allows it.  Writes go out in batches, asynchronously, and are
+ * waited for together; reads bring in a contiguous run of slots at once
+ * (swap-in with prefetch).  The file is removed by swapfile_close.
+ *
+ * Two rings: one for the reclaim thread's writes, one for the fault
+ * thread's reads, so neither waits on the other's lock.
+ */
+#ifndef MEMVISOR_MM_SWAPFILE_H
+#define MEMVISOR_MM_SWAPFILE_H
+
+#include "slots.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SWAP_BATCH_MAX 64          /* pages in one write batch */
+#define SWAP_READ_MAX  64          /* slots in one read */
+
+struct swap_write {
+	uint32_t slot;
+	const void *buf;           /* 4 KiB, 4 KiB aligned */
+	int result;                /* out: 0 or -errno */
+};
+
+struct swapfile;
+
+/*
+ * Create "<dir>/memvisor-<pid>-<name>.swap" (0600, never an existing file)
+ * able to grow to max_slots slots.  Returns NULL with the reason in err.
+ */
+struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_slots,
+			       char *err, size_t errlen);
+
+/* Close the rings and remove the file. */
+void swapfile_close(struct swapfile *sf);
+
+/* The slot allocator (used by one thread at a time: the caller's lock). */
+struct slots *swapfile_slots(struct swapfile *sf);
+
+/* Submit all writes at once and wait for them; each gets its result. */
+int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n);
+
+/* Read `count` consecutive slots from `slot` into buf (count * 4 KiB, aligned). */
+int swapfile_read(struct swapfile *sf, uint32_t slot, unsigned count, void *buf);
+
+/* Whether O_DIRECT is in use, and the file's path. */
+int swapfile_direct(const struct swapfile *sf);
+const char *swapfile_path(const struct swapfile *sf);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * Unit tests for mm/guest_mem and mm/mm_host on a plain memory region
+ * with userfaultfd: the test thread plays the guest.  No KVM involved.
+ */
+#include "../../mm/guest_mem.h"
+#include "../../mm/mm_host.h"
+#include "../../mm/pagemap.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MIB (1ULL << 20)
+#define PG 4096u
+
+static char err[512];
+
+struct region {
+	uint8_t *ram;
+	size_t size;
+	struct guest_mem gm;
+};
+
+static void region_open(struct region *r, size_t size)
+{
+	struct guest_mem_config cfg = {
+		.name = "unit", .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = 8,
+	};
+
+	r->size = size;
+	r->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert_ptr_ne(r->ram, MAP_FAILED);
+	madvise(r->ram, size, MADV_NOHUGEPAGE);
+	ck_assert_msg(guest_mem_init(&r->gm, &cfg, r->ram, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(guest_mem_start(&r->gm, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void region_close(struct region *r)
+{
+	guest_mem_destroy(&r->gm);
+	munmap(r->ram, r->size);
+}
+
+static uint64_t pattern(uint32_t page, uint32_t word, uint32_t seed)
+{
+	uint64_t x = ((uint64_t)page << 32 | word) ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ULL);
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return x ^ (x >> 29);
+}
+
+static void fill(uint8_t *ram, uint32_t first, uint32_t n, uint32_t seed)
+{
+	for (uint32_t p = first; p < first + n; p++)
+		for (uint32_t w = 0; w < PG / 8; w++)
+			((uint64_t *)(ram + (size_t)p * PG))[w] = pattern(p, w, seed);
+}
+
+static uint32_t bad_pages(uint8_t *ram, uint32_t first, uint32_t n, uint32_t seed)
+{
+	uint32_t bad = 0;
+
+	for (uint32_t p = first; p < first + n; p++)
+		for (uint32_t w = 0; w < PG / 8; w++)
+			if (((uint64_t *)(ram + (size_t)p * PG))[w] != pattern(p, w, seed)) {
+				bad++;
+				break;
+			}
+	return bad;
+}
+
+START_TEST(first_read_costs_nothing)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	volatile uint8_t sum = 0;
+
+	region_open(&r, 4 * MIB);
+	for (size_t off = 0; off < r.size; off += PG)
+		sum += r.ram[off];
+	ck_assert_uint_eq(sum, 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.mapped, 4 * MIB);
+	ck_assert_uint_eq(s.zero, 4 * MIB);
+	ck_assert_uint_eq(s.consumed, 0);
+	ck_assert_int_le(smaps_rss(r.ram, r.size), 0);
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(writes_consume_and_match_the_kernel)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	int64_t rss;
+
+	region_open(&r, 8 * MIB);
+	fill(r.ram, 0, 1024, 1);                 /* 4 MiB written */
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.consumed, 4 * MIB);
+	rss = smaps_rss(r.ram, r.size);
+	ck_assert_int_eq(rss, (int64_t)s.consumed);
+	/* A read maps the zero page; a later write is the kernel's copy-on-write. */
+	for (uint32_t p = 1024; p < 1536; p++)
+		(void)*(volatile uint8_t *)(r.ram + (size_t)p * PG);
+	fill(r.ram, 1024, 512, 2);
+	guest_mem_reconcile(&r.gm);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.consumed, 6 * MIB);
+	ck_assert_uint_eq(s.zero, 0);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(swap_out_and_in_keeps_every_byte)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	unsigned freed = 0;
+
+	region_open(&r, 8 * MIB);
+	fill(r.ram, 0, 2048, 7);
+	/* Everything was just faulted in; the clock needs a pass to clear REF. */
+	for (int i = 0; i < 100 && freed < 1024; i++)
+		freed += guest_mem_evict(&r.gm, 64);
+	ck_assert_uint_ge(freed, 1024);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.swapped, (uint64_t)freed * PG);
+	ck_assert_uint_eq(s.swapouts, freed);
+	ck_assert_uint_eq(s.consumed, (2048ULL - freed) * PG);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	ck_assert_uint_eq(bad_pages(r.ram, 0, 2048, 7), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.swapped, 0);
+	ck_assert_uint_eq(s.swapins, freed);
+	/* Sequential reads swap in with prefetch: fewer faults than pages. */
+	ck_assert_uint_lt(s.swapin_faults, s.swapins);
+	ck_assert_uint_eq(swapfile_slots(r.gm.swap)->used, 0);
+	region_close(&r);
+}
+END_TEST
+
+struct writer {
+	uint8_t *ram;
+	uint32_t npages;
+	atomic_int stop;
+	uint64_t rounds;
+};
+
+/* Keep rewriting every page's first word with the round number. */
+static void *writer_thread(void *arg)
+{
+	struct writer *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		w->rounds++;
+		for (uint32_t p = 0; p < w->npages; p++)
+			*(volatile uint64_t *)(w->ram + (size_t)p * PG) = w->rounds;
+	}
+	return NULL;
+}
+
+START_TEST(writes_racing_with_eviction_are_never_lost)
+{
+	struct region r;
+	struct writer w;
+	pthread_t t;
+	uint64_t last;
+
+	region_open(&r, 4 * MIB);
+	memset(&w, 0, sizeof(w));
+	w.ram = r.ram;
+	w.npages = 1024;
+	pthread_create(&t, NULL, writer_thread, &w);
+	/* Evict while the writer runs at least 20 rounds over every page. */
+	for (int i = 0; i < 100000 && (i < 400 || w.rounds < 20); i++)
+		guest_mem_evict(&r.gm, 64);
+	atomic_store(&w.stop, 1);
+	pthread_join(t, NULL);
+	last = w.rounds;
+	ck_assert_uint_gt(r.gm.swapouts, 1000);
+	ck_assert_uint_gt(r.gm.faults[GM_FAULT_SWAPIN], 10);
+	/* The last round wrote every page: each must hold it. */
+	for (uint32_t p = 0; p < 1024; p++) {
+		uint64_t v = *(volatile uint64_t *)(r.ram + (size_t)p * PG);
+		ck_assert_msg(v == last, "page %u holds %llu, last round %llu",
+			      p, (unsigned long long)v, (unsigned long long)last);
+	}
+	ck_assert_uint_gt(last, 1);
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(sampling_estimates_active_memory)
+{
+	struct region r;
+	struct guest_mem_stats s;
+
+	region_open(&r, 16 * MIB);
+	fill(r.ram, 0, 4096, 3);
+	/* Touch the first quarter between samples, several periods. */
+	for (int period = 0; period < 12; period++) {
+		guest_mem_sample(&r.gm);
+		for (uint32_t p = 0; p < 1024; p++)
+			(void)*(volatile uint8_t *)(r.ram + (size_t)p * PG);
+	}
+	guest_mem_sample(&r.gm);
+	guest_mem_get_stats(&r.gm, &s);
+	/* 100 samples: a quarter is active, give or take sampling noise. */
+	ck_assert_uint_ge(s.active, 2 * MIB);
+	ck_assert_uint_le(s.active, 7 * MIB);
+	/* Sampling loses nothing and leaves the books right. */
+	ck_assert_uint_eq(bad_pages(r.ram, 0, 4096, 3), 0);
+	guest_mem_sample(&r.gm);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)(s.consumed));
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(host_reclaims_down_to_budget)
+{
+	struct region r;
+	struct mm_host h;
+	struct mm_host_stats hs;
+	struct guest_mem_config cfg = { .name = "hostvm", .size = 32 * MIB, .swap_dir = "/tmp" };
+
+	r.size = cfg.size;
+	r.ram = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	madvise(r.ram, r.size, MADV_NOHUGEPAGE);
+	mm_host_init(&h, 16 * MIB);
+	ck_assert_msg(guest_mem_init(&r.gm, &cfg, r.ram, &h, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(mm_host_add(&h, &r.gm), 0);
+	ck_assert_int_eq(guest_mem_start(&r.gm, err, sizeof(err)), 0);
+	ck_assert_int_eq(mm_host_start(&h), 0);
+	/* Write twice the budget: the host must swap to keep up, never lose data. */
+	fill(r.ram, 0, 8192, 11);
+	ck_assert_uint_eq(bad_pages(r.ram, 0, 8192, 11), 0);
+	mm_host_get_stats(&h, &hs);
+	ck_assert_uint_ge(r.gm.swapouts, 4096);
+	ck_assert_uint_le(hs.consumed + hs.overhead, 16 * MIB);
+	mm_host_stop(&h);
+	guest_mem_destroy(&r.gm);
+	mm_host_destroy(&h);
+	munmap(r.ram, r.size);
+}
+END_TEST
+
+static Suite *guest_mem_suite(void)
+{
+	Suite *s = suite_create("guest_mem");
+	TCase *tc = tcase_create("uffd");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, first_read_costs_nothing);
+	tcase_add_test(tc, writes_consume_and_match_the_kernel);
+	tcase_add_test(tc, swap_out_and_in_keeps_every_byte);
+	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
+	tcase_add_test(tc, sampling_estimates_active_memory);
+	tcase_add_test(tc, host_reclaims_down_to_budget);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(guest_mem_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
