@@ -66,7 +66,7 @@ $(BUILD)/test/triplefault.elf: tests/integration/triplefault.S
 	@mkdir -p $(dir $@)
 	$(CC) -nostdlib -static -no-pie -Wl,-Ttext=0x200000 -Wl,--build-id=none -o $@ $<
 
--include guest/guest.mk
+include guest/guest.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf

@@ -478,6 +478,9 @@ unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
 		return 0;
 	}
 	n = pick_victims(gm, v, want);
+	/* "Full" clears only once a batch's worth is free again: no flapping. */
+	if (gm->swap_full && swapfile_slots(gm->swap)->limit - swapfile_slots(gm->swap)->used >= SWAP_BATCH_MAX)
+		gm->swap_full = 0;
 	for (unsigned i = 0; i < n; i++) {
 		w[i].slot = slots_alloc(swapfile_slots(gm->swap));
 		if (w[i].slot == SLOT_NONE) {
@@ -488,7 +491,6 @@ unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
 			gm->swap_full = 1;
 			break;
 		}
-		gm->swap_full = 0;
 		set_state(gm, v[i], GM_EVICTING, 0);
 	}
 	/* Write-protect first: from here a guest write cancels the eviction. */

@@ -36,6 +36,14 @@ stats() {
 
 emit() { echo "$1" >>"$JSON"; }
 
+# field FILE KEY: KEY's value in the RESULT line of FILE; fails if there is none.
+field() {
+	local v
+	v=$(grep -m1 'RESULT ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p")
+	[ -n "$v" ] || { echo "bench: no $2 in the RESULT line of $1:" >&2; cat "$1" >&2; return 1; }
+	echo "$v"
+}
+
 echo "memvisor bench, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo "  kernel: $(uname -r), /dev/kvm from: $(kvm_provider)"
@@ -68,18 +76,18 @@ echo "== memstress read throughput, warm ($TPUT_ARGS), $TPUT_RUNS runs each, int
 for _ in $(seq "$TPUT_RUNS"); do
 	"$B/vmm" run --mem 512M --append "workload=memstress $TPUT_ARGS" >"$TMP/gout" 2>/dev/null
 	"$B/memstress-host" $TPUT_ARGS >"$TMP/hout"
-	grep -o 'mb_per_s=[0-9]*' "$TMP/gout" | cut -d= -f2 >>"$TMP/g"
-	grep -o 'p50_ns=[0-9]*' "$TMP/gout" | cut -d= -f2 >>"$TMP/gp50"
-	grep -o 'mb_per_s=[0-9]*' "$TMP/hout" | cut -d= -f2 >>"$TMP/h"
-	grep -o 'p50_ns=[0-9]*' "$TMP/hout" | cut -d= -f2 >>"$TMP/hp50"
+	field "$TMP/gout" mb_per_s >>"$TMP/g"
+	field "$TMP/gout" p50_ns >>"$TMP/gp50"
+	field "$TMP/hout" mb_per_s >>"$TMP/h"
+	field "$TMP/hout" p50_ns >>"$TMP/hp50"
 done
 read -r gm gmin gmax < <(stats <"$TMP/g")
 read -r hm hmin hmax < <(stats <"$TMP/h")
 read -r gp _ _ < <(stats <"$TMP/gp50")
 read -r hp _ _ < <(stats <"$TMP/hp50")
-ratio=$(echo "scale=3; $gm / $hm" | bc)
-printf "  %-36s median %8.0f MB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "guest, ring 3 under KVM" "$gm" "$gmin" "$gmax" "$gp"
-printf "  %-36s median %8.0f MB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "host process, same loop" "$hm" "$hmin" "$hmax" "$hp"
+ratio=$(echo "scale=3; $gm / $hm" | bc | sed "s/^\./0./")
+printf "  %-36s median %8.0f MiB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "guest, ring 3 under KVM" "$gm" "$gmin" "$gmax" "$gp"
+printf "  %-36s median %8.0f MiB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "host process, same loop" "$hm" "$hmin" "$hmax" "$hp"
 printf "  %-36s %s   (goal: within 10%%, i.e. >= 0.90)\n" "ratio guest/host" "$ratio"
 emit "{\"bench\":\"memstress_warm\",\"args\":\"$TPUT_ARGS\",\"runs\":$TPUT_RUNS,\"guest_mb_per_s\":$gm,\"host_mb_per_s\":$hm,\"ratio\":$ratio,\"guest_p50_ns\":$gp,\"host_p50_ns\":$hp}"
 echo

@@ -56,10 +56,12 @@ static int check_segment(const Elf64_Phdr *ph, unsigned idx, size_t len, uint64_
 	if (ph->p_paddr < min_gpa)
 		return ERR("segment %u at 0x%llx is below 0x%llx, where the VMM keeps boot data",
 			   idx, (unsigned long long)ph->p_paddr, (unsigned long long)min_gpa);
+	if (ph->p_memsz > UINT64_MAX - ph->p_paddr)
+		return ERR("segment %u: address 0x%llx + size 0x%llx overflows", idx,
+			   (unsigned long long)ph->p_paddr, (unsigned long long)ph->p_memsz);
+	/* A well-formed segment past the end of RAM: the RAM is too small. */
 	if (!fits(ph->p_paddr, ph->p_memsz, ram_size))
-		return ERR("segment %u (0x%llx + 0x%llx) does not fit in %llu bytes of guest RAM",
-			   idx, (unsigned long long)ph->p_paddr, (unsigned long long)ph->p_memsz,
-			   (unsigned long long)ram_size);
+		return 1;
 	return 0;
 }
 
@@ -68,7 +70,7 @@ int elf_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_size,
 {
 	Elf64_Ehdr eh = { 0 };
 	Elf64_Phdr ph[MAX_PHDRS];
-	int entry_ok = 0;
+	int entry_ok = 0, too_small = 0;
 
 	memset(img, 0, sizeof(*img));
 	/* Copy headers out: the file buffer need not be aligned. */
@@ -81,8 +83,10 @@ int elf_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_size,
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
-		if (check_segment(&ph[i], i, len, ram_size, min_gpa, err, errlen))
+		int rc = check_segment(&ph[i], i, len, ram_size, min_gpa, err, errlen);
+		if (rc < 0)
 			return -1;
+		too_small |= rc;
 		if (ph[i].p_paddr < img->lowest)
 			img->lowest = ph[i].p_paddr;
 		if (ph[i].p_paddr + ph[i].p_memsz > img->end)
@@ -94,6 +98,11 @@ int elf_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_size,
 	}
 	if (img->segments == 0)
 		return ERR("no loadable segment");
+	if (too_small) {
+		snprintf(err, errlen, "it needs guest RAM up to 0x%llx, more than the %llu bytes given",
+			 (unsigned long long)img->end, (unsigned long long)ram_size);
+		return -2;
+	}
 	if (!entry_ok)
 		return ERR("entry point 0x%llx is not in an executable segment",
 			   (unsigned long long)eh.e_entry);

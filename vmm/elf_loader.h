@@ -25,7 +25,8 @@ int elf_is_elf(const uint8_t *file, size_t len);
  * ram and zero their bss.  Every segment must lie in [min_gpa, ram_size),
  * be identity linked (p_vaddr == p_paddr) and fit in the file; the entry
  * must lie in an executable segment.  Returns 0, or -1 with the reason in
- * err and ram untouched.
+ * err and ram untouched; -2 when the file is sound but RAM is too small
+ * for it (img->end then says how much it needs).
  */
 int elf_load(const uint8_t *file, size_t len, uint8_t *ram, uint64_t ram_size,
 	     uint64_t min_gpa, struct elf_image *img, char *err, size_t errlen);

@@ -110,6 +110,8 @@ static int load_kernel(struct vm *vm, const char *path, struct elf_image *img,
 	}
 	rc = elf_load(file, len, vm->ram, vm->ram_size, MV_IMAGE_MIN_GPA, img, lerr, sizeof(lerr));
 	free(file);
+	if (rc == -2 && boot_check_ram(vm->ram_size, img->end, lerr, sizeof(lerr)))
+		return ERR(EX_USAGE, "kernel '%s': %s", path, lerr);
 	if (rc)
 		return ERR(EX_DATAERR, "kernel '%s': %s", path, lerr);
 	return 0;

@@ -41,9 +41,14 @@ result() {
 	grep -E "^\[$1\] RESULT " "$OUT" | head -n1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# expect CONDITION: records a failure of the running test and goes on, so
+# one run shows every broken expectation (set -e does not hold inside an
+# `if`, so failures are counted, not trapped).
+FAILED=0
 expect() {
 	if ! eval "$1"; then
 		echo "    expected: $1" >&2
+		FAILED=1
 		return 1
 	fi
 }
@@ -53,13 +58,20 @@ run_test() {
 	if [ -n "$FILTER" ] && [[ $name != *$FILTER* ]]; then
 		return
 	fi
-	if ( set -e; "$name" ) && clean_stderr; then
+	: >"$WORK/expect.log"
+	FAILED=0
+	RC=0
+	: >"$OUT"
+	: >"$ERR"
+	"$name" 2>>"$WORK/expect.log"
+	if [ "$FAILED" -eq 0 ] && clean_stderr; then
 		pass=$((pass + 1))
 		echo "ok - $name"
 	else
 		fail=$((fail + 1))
 		failed_names+=("$name")
 		echo "not ok - $name (exit $RC)"
+		cat "$WORK/expect.log"
 		sed 's/^/    stdout: /' "$OUT" | tail -n 15
 		sed 's/^/    stderr: /' "$ERR" | tail -n 15
 	fi

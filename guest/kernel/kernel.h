@@ -1,0 +1,49 @@
+/*
+ * Ring 0 of the test guest, internal interfaces.  Ring 0 is emulated on
+ * kvm_pvm, so everything here is short and runs once or per system call.
+ */
+#ifndef MEMVISOR_GUEST_KERNEL_H
+#define MEMVISOR_GUEST_KERNEL_H
+
+#include <stdint.h>
+#include "abi.h"
+
+/* Saved by isr_common (entry.S), lowest address first. */
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* cpu.c: GDT with TSS (and ring 3's I/O bitmap), IDT for the 32
+ * exceptions, vector 3 being the system-call gate. */
+void cpu_init(void);
+
+/* paging.c: identity map [0, ram) with 2 MiB pages; below 4 MiB (boot
+ * structures and ring 0's image) is supervisor-only. */
+void paging_init(uint64_t ram_size);
+
+/* palloc.c: physical page allocator over [start, end). */
+void palloc_init(uint64_t start, uint64_t end);
+uint64_t palloc_alloc(uint64_t npages);               /* gpa, or 0 */
+int palloc_free(uint64_t gpa, uint64_t npages);       /* 0, or -1 */
+uint64_t palloc_free_pages(void);
+
+/* kprint.c: one console line through the line port; the VM exit port. */
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void kexit(uint32_t code);
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+/* entry.S */
+__attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp, uint64_t arg);
+void cpu_reload_segments(void);
+void syscall_gate(void);
+extern const uint64_t isr_table[32];
+extern char kstack_top[];
+
+#endif

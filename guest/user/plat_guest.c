@@ -1,0 +1,65 @@
+/* The workloads' platform inside the test guest's ring 3. */
+#include <stdarg.h>
+
+#include "lib/fmt.h"
+#include "sys.h"
+#include "workloads/plat.h"
+
+static struct {
+	uint32_t len;
+	char text[MV_LINE_MAX + 1];
+} line;
+
+void *plat_alloc(uint64_t bytes)
+{
+	uint64_t gpa = sys_call(SYS_ALLOC_PAGES, (bytes + MV_PAGE_SIZE - 1) / MV_PAGE_SIZE, 0);
+
+	/* RAM is identity mapped: the gpa is the address. */
+	return gpa == SYS_ERR ? 0 : (void *)(uintptr_t)gpa;
+}
+
+void plat_free(void *p, uint64_t bytes)
+{
+	sys_call(SYS_FREE_PAGES, (uint64_t)(uintptr_t)p, (bytes + MV_PAGE_SIZE - 1) / MV_PAGE_SIZE);
+}
+
+uint64_t plat_free_bytes(void)
+{
+	return sys_call(SYS_FREE_COUNT, 0, 0) * MV_PAGE_SIZE;
+}
+
+uint64_t plat_ram_bytes(void)
+{
+	return user_boot.ram_size;
+}
+
+uint64_t plat_tsc_khz(void)
+{
+	return user_boot.tsc_khz;
+}
+
+unsigned plat_cpus(void)
+{
+	return user_boot.vcpu_count;
+}
+
+const char *plat_name(void)
+{
+	return user_boot.vm_name;
+}
+
+void plat_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	line.len = (uint32_t)fmt_vformat(line.text, sizeof(line.text), fmt, ap);
+	va_end(ap);
+	/* One port exit for the whole line. */
+	port_outl(MV_PORT_LINE, (uint32_t)(uintptr_t)&line);
+}
+
+void plat_event(uint32_t event)
+{
+	port_outl(MV_PORT_EVENT, event);
+}

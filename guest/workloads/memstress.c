@@ -1,0 +1,118 @@
+/*
+ * memstress: the workload of the seed paper's experiments.  Fill SIZE with
+ * a pattern, then read the first WS bytes a whole page at a time, round
+ * robin, timing every page with the TSC.  When the VMM has taken pages
+ * away, the slow reads are the faults; the histogram shows them.
+ */
+#include "workloads.h"
+
+#include "abi.h"
+#include "mm/hist.h"
+#include "pattern.h"
+#include "plat.h"
+
+static struct hist total, second;
+static volatile uint64_t sink;
+
+static inline uint64_t read_page(const uint64_t *p)
+{
+	uint64_t s = 0;
+
+	for (unsigned i = 0; i < PAGE_BYTES / 8; i++)
+		s += p[i];
+	return s;
+}
+
+static uint64_t mib_per_s(uint64_t pages, uint64_t ns)
+{
+	return ns ? (uint64_t)((double)pages * PAGE_BYTES / (1 << 20) * 1e9 / (double)ns) : 0;
+}
+
+static uint64_t q_ns(const struct hist *h, double q, uint64_t khz)
+{
+	return tsc_to_ns(hist_quantile(h, q), khz);
+}
+
+int wl_memstress(struct args *a)
+{
+	uint64_t size, ws, passes, secs, khz = plat_tsc_khz();
+	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
+	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
+	unsigned pat;
+	uint8_t *buf;
+
+	if (wl_pages(a, "size", 0, &size) || wl_pages(a, "ws", size * PAGE_BYTES, &ws) ||
+	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
+	    args_uint(a, "passes", 0, &passes) || args_uint(a, "secs", 0, &secs) ||
+	    args_all_taken(a, "memstress", "size ws pattern passes secs"))
+		return MV_EXIT_BAD_ARGS;
+	if (ws > size) {
+		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
+			 (unsigned long)ws, (unsigned long)size);
+		return MV_EXIT_BAD_ARGS;
+	}
+	if (passes && secs) {
+		plat_say("memstress: give passes= or secs=, not both");
+		return MV_EXIT_BAD_ARGS;
+	}
+	if (!passes && !secs)
+		passes = 3;
+	buf = wl_alloc("memstress", size * PAGE_BYTES);
+	if (!buf)
+		return MV_EXIT_NO_MEMORY;
+
+	t0 = rdtsc_ordered();
+	for (uint64_t i = 0; i < size; i++)
+		pattern_fill(buf + i * PAGE_BYTES, pat, i, 1);
+	fill_ns = tsc_to_ns(rdtsc_ordered() - t0, khz);
+	plat_say("memstress: filled %lu MiB (%s) in %lu ms; reading %lu MiB, %s %lu",
+		 (unsigned long)(size * PAGE_BYTES >> 20), pattern_names[pat],
+		 (unsigned long)(fill_ns / 1000000), (unsigned long)(ws * PAGE_BYTES >> 20),
+		 secs ? "seconds" : "passes", (unsigned long)(secs ? secs : passes));
+
+	start = prev = sec_start = rdtsc_ordered();
+	next_report = start + khz * 1000;
+	if (secs)
+		deadline = start + secs * khz * 1000;
+	for (;;) {
+		for (uint64_t i = 0; i < ws; i++) {
+			sum += read_page((const uint64_t *)(buf + i * PAGE_BYTES));
+			now = rdtsc_ordered();
+			hist_add(&total, now - prev);
+			hist_add(&second, now - prev);
+			prev = now;
+			pages_read++;
+			sec_pages++;
+			if (now >= next_report) {
+				plat_say("memstress: %lu s, pass %lu, %lu MiB/s, p50 %lu ns, p99 %lu ns, max %lu ns",
+					 (unsigned long)((now - start) / (khz * 1000)),
+					 (unsigned long)done_passes + 1,
+					 (unsigned long)mib_per_s(sec_pages, tsc_to_ns(now - sec_start, khz)),
+					 (unsigned long)q_ns(&second, 0.5, khz), (unsigned long)q_ns(&second, 0.99, khz),
+					 (unsigned long)tsc_to_ns(second.max, khz));
+				__builtin_memset(&second, 0, sizeof(second));
+				sec_pages = 0;
+				/* The report's own cost is not charged to the next page. */
+				prev = sec_start = rdtsc_ordered();
+				next_report = prev + khz * 1000;
+			}
+			if (deadline && now >= deadline)
+				goto out;
+		}
+		done_passes++;
+		if (!deadline && done_passes == passes)
+			break;
+	}
+out:
+	sink = sum;
+	now = tsc_to_ns(prev - start, khz);
+	plat_say("RESULT workload=memstress size_mb=%lu ws_mb=%lu pattern=%s passes=%lu pages_read=%lu "
+		 "mb_per_s=%lu p50_ns=%lu p99_ns=%lu p999_ns=%lu max_ns=%lu fill_ms=%lu read_ms=%lu",
+		 (unsigned long)(size * PAGE_BYTES >> 20), (unsigned long)(ws * PAGE_BYTES >> 20),
+		 pattern_names[pat], (unsigned long)done_passes, (unsigned long)pages_read,
+		 (unsigned long)mib_per_s(pages_read, now), (unsigned long)q_ns(&total, 0.5, khz),
+		 (unsigned long)q_ns(&total, 0.99, khz), (unsigned long)q_ns(&total, 0.999, khz),
+		 (unsigned long)tsc_to_ns(total.max, khz), (unsigned long)(fill_ns / 1000000),
+		 (unsigned long)(now / 1000000));
+	return MV_EXIT_OK;
+}

@@ -1,0 +1,42 @@
+/*
+ * What a workload needs from where it runs.  The test guest's ring 3
+ * (user/plat_guest.c) and a plain Linux process (host/memstress_host.c)
+ * both provide it, so the same compiled loops run in both places and
+ * their figures compare like with like.
+ */
+#ifndef MEMVISOR_GUEST_PLAT_H
+#define MEMVISOR_GUEST_PLAT_H
+
+#include <stdint.h>
+
+/* Page-aligned memory, or NULL when there is not enough. */
+void *plat_alloc(uint64_t bytes);
+void plat_free(void *p, uint64_t bytes);
+uint64_t plat_free_bytes(void);
+uint64_t plat_ram_bytes(void);
+uint64_t plat_tsc_khz(void);
+unsigned plat_cpus(void);
+const char *plat_name(void);
+
+/* One console line (no '\n' needed). */
+void plat_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A milestone the VMM timestamps (MV_EVENT_*); nothing on a host. */
+void plat_event(uint32_t event);
+
+static inline uint64_t rdtsc_ordered(void)
+{
+	uint32_t lo, hi;
+
+	/* lfence keeps the page reads from moving across the timestamp. */
+	__asm__ volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Cycles to nanoseconds without overflow for runs of days. */
+static inline uint64_t tsc_to_ns(uint64_t cycles, uint64_t khz)
+{
+	return cycles / khz * 1000000u + cycles % khz * 1000000u / khz;
+}
+
+#endif

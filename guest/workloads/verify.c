@@ -1,0 +1,82 @@
+/*
+ * verify: the "no guest byte is ever lost" check.  Every page gets content
+ * derived from (page index, seed) with the index and seed stamped in its
+ * first 16 bytes; then every page is read back and compared, PASSES times.
+ * Whatever the VMM did in between (zero pages, swapping, compression,
+ * sharing, ballooning), the content must come back bit for bit.
+ */
+#include "workloads.h"
+
+#include "abi.h"
+#include "pattern.h"
+#include "plat.h"
+
+#define REPORT_BAD_MAX 10
+
+int wl_verify(struct args *a)
+{
+	uint64_t pages, seed, passes, khz = plat_tsc_khz();
+	uint64_t t0, write_ns, check_start, next_report, bad = 0, bitmap_bytes;
+	unsigned pat;
+	uint8_t *buf;
+	uint64_t *badmap;
+
+	if (wl_pages(a, "size", 0, &pages) || args_uint(a, "seed", 1, &seed) ||
+	    args_uint(a, "passes", 1, &passes) ||
+	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
+	    args_all_taken(a, "verify", "size seed passes pattern"))
+		return MV_EXIT_BAD_ARGS;
+	if (!passes) {
+		plat_say("verify: passes= must be at least 1");
+		return MV_EXIT_BAD_ARGS;
+	}
+	/* A page found bad in several passes counts once. */
+	bitmap_bytes = ((pages + 63) / 64 * 8 + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
+	buf = wl_alloc("verify", pages * PAGE_BYTES);
+	if (!buf)
+		return MV_EXIT_NO_MEMORY;
+	badmap = wl_alloc("verify", bitmap_bytes);
+	if (!badmap)
+		return MV_EXIT_NO_MEMORY;
+	__builtin_memset(badmap, 0, bitmap_bytes);
+
+	t0 = rdtsc_ordered();
+	for (uint64_t i = 0; i < pages; i++) {
+		pattern_fill(buf + i * PAGE_BYTES, pat, i, seed);
+		pattern_stamp(buf + i * PAGE_BYTES, i, seed);
+	}
+	write_ns = tsc_to_ns(rdtsc_ordered() - t0, khz);
+	plat_say("verify: wrote %lu pages (%s, seed %lu) in %lu ms; checking %lu passes",
+		 (unsigned long)pages, pattern_names[pat], (unsigned long)seed,
+		 (unsigned long)(write_ns / 1000000), (unsigned long)passes);
+
+	check_start = rdtsc_ordered();
+	next_report = check_start + khz * 1000;
+	for (uint64_t pass = 0; pass < passes; pass++) {
+		for (uint64_t i = 0; i < pages; i++) {
+			uint64_t want, got;
+			int64_t off = pattern_check(buf + i * PAGE_BYTES, pat, i, seed, 1, &want, &got);
+
+			if (off >= 0 && !(badmap[i / 64] & (1ull << (i % 64)))) {
+				badmap[i / 64] |= 1ull << (i % 64);
+				if (bad++ < REPORT_BAD_MAX)
+					plat_say("verify: BAD page %lu (address 0x%lx) pass %lu: at byte %ld want 0x%016lx got 0x%016lx",
+						 (unsigned long)i, (unsigned long)(uintptr_t)(buf + i * PAGE_BYTES),
+						 (unsigned long)pass + 1, (long)off, (unsigned long)want,
+						 (unsigned long)got);
+			}
+			if ((i & 255) == 0 && rdtsc_ordered() >= next_report) {
+				plat_say("verify: pass %lu/%lu, %lu%% checked, %lu bad pages so far",
+					 (unsigned long)pass + 1, (unsigned long)passes,
+					 (unsigned long)(i * 100 / pages), (unsigned long)bad);
+				next_report = rdtsc_ordered() + khz * 1000;
+			}
+		}
+	}
+	plat_say("RESULT workload=verify pages=%lu passes=%lu pattern=%s seed=%lu bad_pages=%lu "
+		 "write_ms=%lu check_ms=%lu",
+		 (unsigned long)pages, (unsigned long)passes, pattern_names[pat], (unsigned long)seed,
+		 (unsigned long)bad, (unsigned long)(write_ns / 1000000),
+		 (unsigned long)(tsc_to_ns(rdtsc_ordered() - check_start, khz) / 1000000));
+	return bad ? MV_EXIT_VERIFY_FAIL : MV_EXIT_OK;
+}

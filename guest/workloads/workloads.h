@@ -1,0 +1,39 @@
+/*
+ * The test workloads.  Each takes its key=value arguments, runs, prints
+ * progress and one final "RESULT workload=NAME key=value ..." line
+ * (docs/guest.md), and returns the guest exit code (abi.h MV_EXIT_*).
+ */
+#ifndef MEMVISOR_GUEST_WORKLOADS_H
+#define MEMVISOR_GUEST_WORKLOADS_H
+
+#include "lib/args.h"
+
+struct workload {
+	const char *name;
+	int (*run)(struct args *a);
+};
+
+int wl_hello(struct args *a);
+int wl_touch(struct args *a);
+int wl_memstress(struct args *a);
+int wl_verify(struct args *a);
+
+/* The workloads every platform has, NULL-terminated. */
+extern const struct workload common_workloads[];
+
+/*
+ * Runs the command line "workload=NAME key=value ...": finds NAME among
+ * extra (may be NULL) and common_workloads, default hello.  Bad arguments
+ * give one line naming the problem and MV_EXIT_BAD_ARGS.
+ */
+int workload_dispatch(char *cmdline, const struct workload *extra);
+
+/*
+ * Shared by the workloads.  wl_pages takes a SIZE argument as a page count
+ * (def 0: the key is required); -1 with a->err set when bad.  wl_alloc gets
+ * memory or says why not.
+ */
+int wl_pages(struct args *a, const char *key, uint64_t def, uint64_t *pages);
+void *wl_alloc(const char *wl, uint64_t bytes);
+
+#endif
