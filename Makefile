@@ -59,7 +59,13 @@ $(BUILD)/test/unit_mm: $(call tobj,tests/unit/test_mm.c $(MM_SRCS))
 $(BUILD)/test/unit_guest_mem: $(call tobj,tests/unit/test_guest_mem.c $(MM_SRCS))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm $(BUILD)/test/unit_guest_mem
+# The test guest's pure parts, compiled for the host.
+GUEST_PURE := guest/lib/args.c guest/lib/fmt.c guest/kernel/palloc.c guest/workloads/pattern.c
+$(call tobj,tests/unit/test_guest.c $(GUEST_PURE)): CFLAGS += -Iguest -I.
+$(BUILD)/test/unit_guest: $(call tobj,tests/unit/test_guest.c $(GUEST_PURE))
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm $(BUILD)/test/unit_guest_mem $(BUILD)/test/unit_guest
 
 # A guest that triple-faults at its first instruction, for the failure tests.
 $(BUILD)/test/triplefault.elf: tests/integration/triplefault.S
