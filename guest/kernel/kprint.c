@@ -1,11 +1,11 @@
 #include "kernel.h"
 
 #include <stdarg.h>
-#include "lib/fmt.h"
+#include "lib/line.h"
 
-static struct {
-	uint32_t len;
-	char text[256];
+static union {
+	struct mv_line line;
+	char bytes[sizeof(struct mv_line) + 256];
 } kline;
 
 void kprintf(const char *fmt, ...)
@@ -13,10 +13,8 @@ void kprintf(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	kline.len = (uint32_t)fmt_vformat(kline.text, sizeof(kline.text), fmt, ap);
+	line_vsend(&kline.line, sizeof(kline.bytes) - sizeof(struct mv_line), fmt, ap);
 	va_end(ap);
-	/* Identity mapped: the address is the gpa the VMM reads. */
-	outl(MV_PORT_LINE, (uint32_t)(uintptr_t)&kline);
 }
 
 void kexit(uint32_t code)

@@ -1,14 +1,14 @@
 /* The workloads' platform inside the test guest's ring 3. */
 #include <stdarg.h>
 
-#include "lib/fmt.h"
+#include "lib/line.h"
 #include "sys.h"
 #include "workloads/plat.h"
 
-static struct {
-	uint32_t len;
-	char text[MV_LINE_MAX + 1];
-} line;
+static union {
+	struct mv_line line;
+	char bytes[sizeof(struct mv_line) + MV_LINE_MAX + 1];
+} out;
 
 void *plat_alloc(uint64_t bytes)
 {
@@ -53,10 +53,8 @@ void plat_say(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	line.len = (uint32_t)fmt_vformat(line.text, sizeof(line.text), fmt, ap);
+	line_vsend(&out.line, MV_LINE_MAX + 1, fmt, ap);
 	va_end(ap);
-	/* One port exit for the whole line. */
-	port_outl(MV_PORT_LINE, (uint32_t)(uintptr_t)&line);
 }
 
 void plat_event(uint32_t event)

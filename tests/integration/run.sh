@@ -140,6 +140,23 @@ t_two_vms_at_once() {
 	expect '[ $(grep -c "^\[beta\] RESULT workload=verify " "$OUT") -eq 1 ]'
 }
 
+t_two_vms_touch_and_hello() {
+	vmm run --vm name=t,mem=64M --append "workload=touch size=48M" \
+		--vm name=h,mem=16M --append "workload=hello"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result t pages)" = 12288 ]'
+	expect '[ "$(result h ram_mb)" = 16 ]'
+	expect '! grep -v -E "^\[(t|h)\] " "$OUT"'
+}
+
+t_guest_faults_of_each_kind() {
+	for k in unmapped:14 kernel:14 ud:6 gp:13; do
+		vmm run --mem 16M --append "workload=fault kind=${k%%:*}"
+		expect '[ $RC -eq 3 ]'
+		expect 'grep -q "exception .*vector=${k##*:} .*ring=3" "$OUT"'
+	done
+}
+
 t_vcpus() {
 	vmm run --vm name=smp,mem=32M,vcpus=2 --append "workload=hello"
 	expect '[ $RC -eq 0 ]'
