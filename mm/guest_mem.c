@@ -157,7 +157,8 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	if (rc)
 		return ERR("reading pagemap: %s", strerror(-rc));
 
-	if (uffd_open(&gm->uffd, uerr, sizeof(uerr)) < 0)
+	gm->sigbus = cfg->sigbus;
+	if (uffd_open(&gm->uffd, cfg->sigbus, uerr, sizeof(uerr)) < 0)
 		return ERR("%s", uerr);
 	if (!gm->uffd.has_wp)
 		logf_(gm, "kernel lacks userfaultfd write-protect for anonymous memory: swapping is off");
@@ -277,35 +278,11 @@ static void fault_sampled(struct guest_mem *gm, uint32_t p)
 	set_state(gm, p, GM_PRESENT, GM_REF);
 }
 
-void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
+/* Bring page p in (under gm->lock); returns what kind of fault it was. */
+static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state s, int write)
 {
-	uint64_t t0 = now_ns();
-	uint32_t p;
 	enum gm_fault_kind kind = GM_FAULT_ZERO;
-	enum gm_state s;
 
-	if (addr < (uint64_t)(uintptr_t)gm->ram || addr - (uint64_t)(uintptr_t)gm->ram >= gm->size)
-		return;
-	p = (uint32_t)((addr - (uint64_t)(uintptr_t)gm->ram) / GM_PAGE);
-
-	pthread_mutex_lock(&gm->lock);
-	s = st(gm, p);
-	if (wp) {
-		/* A guest write raced with an eviction: the write wins. */
-		if (s == GM_EVICTING)
-			set_state(gm, p, GM_PRESENT, GM_REF);
-		gm->faults[GM_FAULT_WP]++;
-		uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
-		pthread_mutex_unlock(&gm->lock);
-		return;
-	}
-	/* A fault that takes host memory may wait for reclaim (the low state). */
-	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write : (s == GM_SWAPPED || s == GM_SAMPLED))) {
-		pthread_mutex_unlock(&gm->lock);
-		mm_host_gate(gm->host, s == GM_SWAPPED ? gm->prefetch : s == GM_SAMPLED ? 1 : gm->fault_around);
-		pthread_mutex_lock(&gm->lock);
-		s = st(gm, p);
-	}
 	gm->state[p] &= (uint8_t)~GM_SAMPLE; /* touched during its sample period */
 	switch (s) {
 	case GM_UNTOUCHED:
@@ -331,9 +308,77 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
 		break;
 	}
+	return kind;
+}
+
+void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
+{
+	uint64_t t0 = now_ns();
+	uint32_t p;
+	enum gm_fault_kind kind;
+	enum gm_state s;
+
+	if (addr < (uint64_t)(uintptr_t)gm->ram || addr - (uint64_t)(uintptr_t)gm->ram >= gm->size)
+		return;
+	p = (uint32_t)((addr - (uint64_t)(uintptr_t)gm->ram) / GM_PAGE);
+
+	pthread_mutex_lock(&gm->lock);
+	s = st(gm, p);
+	/* A page being evicted is mapped, so any fault on it is a write to its
+	 * write-protected copy, whether or not the fault said so (a KVM
+	 * memory-fault exit does not). */
+	if (wp || s == GM_EVICTING) {
+		/* A guest write raced with an eviction: the write wins. */
+		if (s == GM_EVICTING)
+			set_state(gm, p, GM_PRESENT, GM_REF);
+		gm->faults[GM_FAULT_WP]++;
+		uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+		pthread_mutex_unlock(&gm->lock);
+		return;
+	}
+	/* A fault that takes host memory may wait for reclaim (the low state). */
+	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write : (s == GM_SWAPPED || s == GM_SAMPLED))) {
+		pthread_mutex_unlock(&gm->lock);
+		mm_host_gate(gm->host, s == GM_SWAPPED ? gm->prefetch : s == GM_SAMPLED ? 1 : gm->fault_around,
+			     &gm->stopping);
+		pthread_mutex_lock(&gm->lock);
+		s = st(gm, p);
+	}
+	kind = serve(gm, p, s, write);
 	gm->faults[kind]++;
 	hist_add(&gm->fault_hist, now_ns() - t0);
 	pthread_mutex_unlock(&gm->lock);
+}
+
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	uint32_t first, last;
+
+	if (len == 0)
+		return 0;
+	if (gpa >= gm->size || len > gm->size - gpa)
+		return -EFAULT;
+	first = (uint32_t)(gpa / GM_PAGE);
+	last = (uint32_t)((gpa + len - 1) / GM_PAGE);
+	pthread_mutex_lock(&gm->lock);
+	/* Swap-in drops the lock for its I/O, so check again until all stay in. */
+	for (int round = 0; round < 8; round++) {
+		int all = 1;
+		for (uint32_t p = first; p <= last; p++) {
+			enum gm_state s = st(gm, p);
+			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING)
+				continue;
+			all = 0;
+			serve(gm, p, s, 0);
+		}
+		if (all) {
+			memcpy(dst, gm->ram + gpa, len);
+			pthread_mutex_unlock(&gm->lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&gm->lock);
+	return -EAGAIN;
 }
 
 static void *fault_thread(void *arg)

@@ -49,6 +49,7 @@ struct guest_mem_config {
 	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64) */
 	unsigned prefetch;           /* swapped pages read per swap-in fault (1-64) */
 	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
+	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
 };
 
 #define GM_DEFAULT_FAULT_AROUND 16
@@ -80,11 +81,13 @@ struct guest_mem {
 	struct swapfile *swap;
 	struct mm_host *host;        /* NULL: never blocks (unit tests) */
 	unsigned fault_around, prefetch, nsample;
+	int sigbus;
 
 	pthread_mutex_t lock;
 	pthread_t thread;
 	int thread_started;
 	int stop_fd;                 /* eventfd: ends the fault thread */
+	atomic_int stopping;         /* the VM is ending: never wait in the gate */
 
 	uint8_t *zero_buf;           /* fault_around zero pages */
 	uint8_t *io_buf;             /* prefetch pages, for swap-in */
@@ -131,6 +134,13 @@ void guest_mem_destroy(struct guest_mem *gm);
  * that got the gpa from a KVM memory-fault exit.
  */
 void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp);
+
+/*
+ * The VMM's own read of guest memory (a console line, say): brings the
+ * pages in first and copies under the lock, so it never faults, even where
+ * faults raise SIGBUS (KVM memory-fault mode).  0, -EFAULT outside RAM.
+ */
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
 
 /* Swap out up to `want` pages chosen by the clock; returns pages freed. */
 unsigned guest_mem_evict(struct guest_mem *gm, unsigned want);

@@ -20,16 +20,34 @@ void mm_host_init(struct mm_host *h, uint64_t budget)
 	h->budget = budget;
 	memstate_init(&h->ms, budget);
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->vms_lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
 	h->free = budget;
 }
 
 int mm_host_add(struct mm_host *h, struct guest_mem *gm)
 {
-	if (h->nvms == MM_HOST_MAX_VMS)
-		return -1;
-	h->vms[h->nvms++] = gm;
-	return 0;
+	int rc = -1;
+
+	pthread_mutex_lock(&h->vms_lock);
+	if (h->nvms < MM_HOST_MAX_VMS) {
+		h->vms[h->nvms++] = gm;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&h->vms_lock);
+	return rc;
+}
+
+void mm_host_remove(struct mm_host *h, struct guest_mem *gm)
+{
+	pthread_mutex_lock(&h->vms_lock);
+	for (unsigned i = 0; i < h->nvms; i++) {
+		if (h->vms[i] == gm) {
+			h->vms[i] = h->vms[--h->nvms];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->vms_lock);
 }
 
 static void host_log(struct mm_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -166,6 +184,7 @@ static void *host_thread(void *arg)
 		enum mem_state s;
 		struct timespec ts;
 
+		pthread_mutex_lock(&h->vms_lock);
 		refresh_overhead(h);
 		mm_host_step(h);
 		if (now_ms() >= next_sample) {
@@ -175,6 +194,7 @@ static void *host_thread(void *arg)
 			}
 			next_sample += MM_SAMPLE_PERIOD_MS;
 		}
+		pthread_mutex_unlock(&h->vms_lock);
 		pthread_mutex_lock(&h->lock);
 		s = h->ms.state;
 		if (!h->kick) {
@@ -216,10 +236,11 @@ void mm_host_destroy(struct mm_host *h)
 {
 	mm_host_stop(h);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->vms_lock);
 	pthread_cond_destroy(&h->cond);
 }
 
-void mm_host_gate(struct mm_host *h, unsigned pages)
+void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
 {
 	uint64_t free = free_now(h), need = (uint64_t)pages * GM_PAGE;
 
@@ -235,11 +256,18 @@ void mm_host_gate(struct mm_host *h, unsigned pages)
 		update_state(h);
 		pthread_mutex_lock(&h->lock);
 	}
-	if (h->ms.state == MEM_LOW && !atomic_load(&h->stop)) {
+	if (h->ms.state == MEM_LOW && !atomic_load(&h->stop) && !atomic_load(cancel)) {
 		h->blocked_faults++;
-		while (h->ms.state == MEM_LOW && !atomic_load(&h->stop))
+		while (h->ms.state == MEM_LOW && !atomic_load(&h->stop) && !atomic_load(cancel))
 			pthread_cond_wait(&h->cond, &h->lock);
 	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void mm_host_wake(struct mm_host *h)
+{
+	pthread_mutex_lock(&h->lock);
+	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 }
 

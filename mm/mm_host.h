@@ -39,6 +39,7 @@ struct mm_host {
 	struct memstate ms;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;         /* state changes */
+	pthread_mutex_t vms_lock;    /* the VM list; held by the thread's passes */
 	struct guest_mem *vms[MM_HOST_MAX_VMS];
 	unsigned nvms;
 	pthread_t thread;
@@ -58,6 +59,8 @@ struct mm_host {
 
 void mm_host_init(struct mm_host *h, uint64_t budget);
 int mm_host_add(struct mm_host *h, struct guest_mem *gm);
+/* Take a VM out (it stopped): the reclaim thread no longer touches it. */
+void mm_host_remove(struct mm_host *h, struct guest_mem *gm);
 int mm_host_start(struct mm_host *h);
 void mm_host_stop(struct mm_host *h);
 void mm_host_destroy(struct mm_host *h);
@@ -65,9 +68,14 @@ void mm_host_destroy(struct mm_host *h);
 /*
  * Called before a fault takes `pages` more host pages: wakes the reclaim
  * thread when free memory is low, and blocks the caller while the host is
- * in the low state (ESX's blocking), so no VM runs past the budget.
+ * in the low state (ESX's blocking), so no VM runs past the budget.  A
+ * VM that is being stopped sets *cancel (and calls mm_host_wake) so its
+ * fault thread never waits forever.
  */
-void mm_host_gate(struct mm_host *h, unsigned pages);
+void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel);
+
+/* Wake faults waiting in the gate, to look at their cancel flag again. */
+void mm_host_wake(struct mm_host *h);
 
 /* guest_mem's bookkeeping: pages entered (+) or left (-) the present state. */
 static inline void mm_host_account(struct mm_host *h, int64_t pages)

@@ -9,7 +9,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int uffd_open(struct uffd_info *u, char *err, size_t errlen)
+uint64_t uffd_probe_features(void)
+{
+	struct uffdio_api probe = { .api = UFFD_API };
+	int pfd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	uint64_t f = 0;
+
+	if (pfd >= 0) {
+		if (ioctl(pfd, UFFDIO_API, &probe) == 0)
+			f = probe.features;
+		close(pfd);
+	}
+	return f;
+}
+
+int uffd_open(struct uffd_info *u, int sigbus, char *err, size_t errlen)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	uint64_t wanted = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID;
@@ -23,15 +37,9 @@ int uffd_open(struct uffd_info *u, char *err, size_t errlen)
 		return -e;
 	}
 	/* Ask for what the kernel offers of what we want; WP is optional. */
-	{
-		struct uffdio_api probe = { .api = UFFD_API };
-		int pfd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-		if (pfd >= 0) {
-			if (ioctl(pfd, UFFDIO_API, &probe) == 0)
-				wanted &= probe.features;
-			close(pfd);
-		}
-	}
+	wanted &= uffd_probe_features();
+	if (sigbus)
+		wanted |= UFFD_FEATURE_SIGBUS;
 	api.features = wanted;
 	if (ioctl(u->fd, UFFDIO_API, &api) < 0) {
 		int e = errno;

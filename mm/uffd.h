@@ -15,8 +15,15 @@ struct uffd_info {
 	uint64_t features;
 };
 
-/* Open a userfaultfd (non-blocking, close-on-exec) and do the API handshake. */
-int uffd_open(struct uffd_info *u, char *err, size_t errlen);
+/*
+ * Open a userfaultfd (non-blocking, close-on-exec) and do the API
+ * handshake.  sigbus: faults raise SIGBUS (for KVM: an EFAULT exit with the
+ * gpa) instead of queueing a message.
+ */
+int uffd_open(struct uffd_info *u, int sigbus, char *err, size_t errlen);
+
+/* The features this kernel's userfaultfd offers (0 if none at all). */
+uint64_t uffd_probe_features(void);
 
 /* Register [addr, addr+len) for missing faults, and write-protect faults if available. */
 int uffd_register(const struct uffd_info *u, void *addr, size_t len, char *err, size_t errlen);

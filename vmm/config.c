@@ -157,6 +157,23 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return ERR("--host-mem: %s", serr);
 			if (cfg->host_mem == 0)
 				return ERR("--host-mem: must be more than 0");
+		} else if (OPTION("--fault-service")) {
+			if (!v)
+				return -1;
+			if (!strcmp(v, "auto"))
+				cfg->fault_service = FAULT_SERVICE_AUTO;
+			else if (!strcmp(v, "thread"))
+				cfg->fault_service = FAULT_SERVICE_THREAD;
+			else if (!strcmp(v, "vcpu"))
+				cfg->fault_service = FAULT_SERVICE_VCPU;
+			else
+				return ERR("--fault-service: '%s' is not auto, thread or vcpu", v);
+		} else if (OPTION("--swap-dir")) {
+			if (!v)
+				return -1;
+			if (!*v)
+				return ERR("--swap-dir: empty directory name");
+			cfg->swap_dir = v;
 		} else if (OPTION("--stats")) {
 			if (!v)
 				return -1;

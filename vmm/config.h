@@ -22,9 +22,14 @@ struct vm_config {
 	char *spec;                 /* owned copy of the --vm text (kernel points in) */
 };
 
+/* Who serves guest page faults: detected, or forced. */
+enum { FAULT_SERVICE_AUTO, FAULT_SERVICE_THREAD, FAULT_SERVICE_VCPU };
+
 struct host_config {
 	uint64_t host_mem;          /* 0: not given */
 	const char *stats_path;     /* NULL: no stats file */
+	const char *swap_dir;       /* NULL: a fresh temporary directory */
+	int fault_service;          /* FAULT_SERVICE_* */
 	unsigned nvms;
 	struct vm_config vms[CONFIG_MAX_VMS];
 };

@@ -27,18 +27,24 @@ static uint32_t load(const uint8_t *p, unsigned size)
 /* The guest wrote the gpa of a struct mv_line: check it, then print. */
 static void line_write(struct vm *vm, uint64_t gpa)
 {
+	char text[MV_LINE_MAX];
 	uint32_t len;
 
-	if (gpa > vm->ram_size || vm->ram_size - gpa < sizeof(struct mv_line)) {
+	if (gpa > vm->ram_size || vm->ram_size - gpa < sizeof(struct mv_line) ||
+	    guest_mem_read(&vm->gm, gpa, &len, sizeof(len))) {
 		warn(vm, "line write outside guest RAM", MV_PORT_LINE, gpa);
 		return;
 	}
-	memcpy(&len, vm->ram + gpa, sizeof(len));
 	if (len > MV_LINE_MAX || vm->ram_size - gpa - sizeof(struct mv_line) < len) {
 		warn(vm, "line write with a bad length", MV_PORT_LINE, len);
 		return;
 	}
-	console_write(&vm->con, (const char *)vm->ram + gpa + sizeof(struct mv_line), len);
+	/* Through the memory manager: the page may be swapped out by now. */
+	if (guest_mem_read(&vm->gm, gpa + sizeof(struct mv_line), text, len)) {
+		warn(vm, "line text could not be read", MV_PORT_LINE, gpa);
+		return;
+	}
+	console_write(&vm->con, text, len);
 }
 
 static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value)

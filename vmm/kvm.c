@@ -1,4 +1,5 @@
 #include "kvm.h"
+#include "kvm_compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +83,7 @@ int kvm_sys_open(struct kvm_sys *kvm, const char *path, char *err, size_t errlen
 		kvm->max_vcpus = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
 	if (kvm->max_vcpus <= 0)
 		kvm->max_vcpus = 4; /* the API's documented minimum */
+	kvm->memory_fault_info = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_FAULT_INFO) > 0;
 	if (get_supported_cpuid(kvm, err, errlen)) {
 		kvm_sys_close(kvm);
 		return -1;

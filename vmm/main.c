@@ -9,6 +9,7 @@
 #include "kvm.h"
 #include "stats.h"
 #include "vm.h"
+#include "fault_probe.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +25,7 @@
 #define MEMVISOR_VERSION "0.1"
 
 static const char usage_text[] =
-"usage: vmm run [--host-mem SIZE] [--stats FILE]\n"
+"usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -40,8 +42,15 @@ static const char usage_text[] =
 "                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
 "  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"
 "  --kernel FILE     the single VM's kernel\n"
-"  --host-mem SIZE   memory the VMM may spend on all guests together\n"
+"  --host-mem SIZE   memory the VMM may spend on all guests together, overhead\n"
+"                    included (default: this machine's free memory); beyond it\n"
+"                    the VMM swaps guest pages to per-VM swap files\n"
 "  --stats FILE      write JSON lines (per VM and host) every second and at exit\n"
+"  --swap-dir DIR    where per-VM swap files go (default: a fresh directory under\n"
+"                    $TMPDIR or /var/tmp, removed at exit)\n"
+"  --fault-service auto|thread|vcpu\n"
+"                    who serves guest page faults: a thread per VM, or the vCPU\n"
+"                    thread on KVM memory-fault exits (Linux 6.8+); default auto\n"
 "\n"
 "SIZE is a number of bytes with an optional K, M, G or T suffix (powers of 1024).\n"
 "Guest console lines go to stdout as \"[NAME] text\"; VMM messages go to stderr.\n"
@@ -80,6 +89,71 @@ static void default_kernel(char *buf, size_t len)
 	snprintf(buf, len, "%s/guest.elf", exe);
 }
 
+static void host_log(void *ctx, const char *msg)
+{
+	(void)ctx;
+	console_log(NULL, "%s", msg);
+}
+
+/*
+ * Where swap files go: --swap-dir, or a fresh directory under $TMPDIR
+ * (default /var/tmp: /tmp is often tmpfs, i.e. RAM, where swapping to
+ * would defeat the point).  made: we created it, and remove it at exit.
+ */
+static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, char *err, size_t errlen)
+{
+	const char *base = getenv("TMPDIR");
+	struct stat st;
+
+	*made = 0;
+	if (given) {
+		if (stat(given, &st) || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "--swap-dir: '%s' is not a directory", given);
+			return EX_USAGE;
+		}
+		if (access(given, W_OK | X_OK)) {
+			snprintf(err, errlen, "--swap-dir: cannot write into '%s': %s", given, strerror(errno));
+			return EX_CANTCREAT;
+		}
+		snprintf(dir, len, "%s", given);
+		return 0;
+	}
+	if (!base || !*base)
+		base = "/var/tmp";
+	snprintf(dir, len, "%s/memvisor-swap-XXXXXX", base);
+	if (!mkdtemp(dir)) {
+		snprintf(err, errlen, "cannot create a swap directory under '%s': %s (use --swap-dir)",
+			 base, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	*made = 1;
+	return 0;
+}
+
+/* Which fault service to use (1: vCPU threads, 0: a fault thread), and why. */
+static int pick_fault_service(const struct host_config *cfg, struct kvm_sys *kvm,
+			      char *why, size_t len, char *err, size_t errlen)
+{
+	char probe[120];
+	int vcpu_ok;
+
+	if (cfg->fault_service == FAULT_SERVICE_THREAD) {
+		snprintf(why, len, "a fault thread per VM (--fault-service thread)");
+		return 0;
+	}
+	vcpu_ok = fault_probe_memory_exit(kvm, probe, sizeof(probe));
+	if (cfg->fault_service == FAULT_SERVICE_VCPU && !vcpu_ok) {
+		snprintf(err, errlen, "--fault-service vcpu: not on this KVM: %s", probe);
+		return -1;
+	}
+	if (!vcpu_ok) {
+		snprintf(why, len, "a fault thread per VM (probe: %s)", probe);
+		return 0;
+	}
+	snprintf(why, len, "each vCPU thread serves its own faults (probe: %s)", probe);
+	return 1;
+}
+
 static int all_done(struct vm *vms, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -104,30 +178,57 @@ static void report(const struct vm *vm, uint64_t t0)
 			    vm_state_name(vm->state), vm->exit_code, end_ms, work, vm->why);
 }
 
+static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host)
+{
+	if (stats)
+		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, n, host);
+}
+
 static int run_host(struct host_config *cfg, uint64_t t0)
 {
 	struct kvm_sys kvm;
 	struct vm *vms;
+	struct mm_host host;
 	FILE *stats = NULL;
-	char err[512], kernel[PATH_MAX + 16];
+	char err[512], kernel[PATH_MAX + 16], swap_dir[PATH_MAX], service[256];
 	unsigned created = 0, first_seq = 0;
-	int rc = 0, status = 0;
+	int rc = 0, status = 0, made_dir = 0, sigbus;
 	sigset_t stop_set;
 	struct sigaction sa;
-	uint64_t next_stats;
+	uint64_t next_stats, budget;
 
 	if (kvm_sys_open(&kvm, "/dev/kvm", err, sizeof(err))) {
 		console_log(NULL, "error: %s", err);
 		return EX_UNAVAILABLE;
 	}
+	sigbus = pick_fault_service(cfg, &kvm, service, sizeof(service), err, sizeof(err));
+	if (sigbus < 0) {
+		console_log(NULL, "error: %s", err);
+		kvm_sys_close(&kvm);
+		return EX_UNAVAILABLE;
+	}
+	rc = swap_dir_setup(cfg->swap_dir, swap_dir, sizeof(swap_dir), &made_dir, err, sizeof(err));
+	if (rc) {
+		console_log(NULL, "error: %s", err);
+		kvm_sys_close(&kvm);
+		return rc;
+	}
+	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
+	mm_host_init(&host, budget);
+	host.log = host_log;
+	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
+		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
+		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
+
 	vms = calloc(cfg->nvms, sizeof(*vms));
 	if (!vms) {
-		kvm_sys_close(&kvm);
-		return EX_OSERR;
+		rc = EX_OSERR;
+		goto out_host;
 	}
 	default_kernel(kernel, sizeof(kernel));
 	for (; created < cfg->nvms; created++) {
-		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, err, sizeof(err));
+		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, &host, swap_dir, sigbus,
+			       err, sizeof(err));
 		if (rc) {
 			console_log(cfg->vms[created].name, "error: %s", err);
 			created++;
@@ -141,6 +242,11 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 			rc = EX_CANTCREAT;
 			goto out;
 		}
+	}
+	if (mm_host_start(&host)) {
+		console_log(NULL, "error: cannot start the memory manager's thread");
+		rc = EX_OSERR;
+		goto out;
 	}
 
 	/*
@@ -168,26 +274,33 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 
 	next_stats = vm_now_ns() + 1000000000ULL;
-	while (!all_done(vms, created)) {
+	for (;;) {
 		struct timespec ts = { 0, 100 * 1000000L };
-		int sig = sigtimedwait(&stop_set, NULL, &ts);
+		int sig, done = all_done(vms, created);
 
+		/* A VM that ended gives its memory back to those still running. */
+		for (unsigned i = 0; i < created; i++)
+			if (atomic_load(&vms[i].done) && !vms[i].reaped)
+				vm_reap(&vms[i]);
+		if (done)
+			break;
+		sig = sigtimedwait(&stop_set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM) {
 			char why[64];
 			snprintf(why, sizeof(why), "stopped by %s", strsignal(sig));
 			console_log(NULL, "%s: stopping all VMs", strsignal(sig));
 			for (unsigned i = 0; i < created; i++)
 				vm_finish(&vms[i], VM_STOPPED, 128 + sig, why);
+			/* Faults held in the low state must not keep a VM from stopping. */
+			mm_host_stop(&host);
 		}
-		if (stats && vm_now_ns() >= next_stats) {
-			stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, created, cfg->host_mem);
+		if (vm_now_ns() >= next_stats) {
+			write_stats(stats, t0, vms, created, &host);
 			next_stats += 1000000000ULL;
 		}
 	}
-	for (unsigned i = 0; i < created; i++)
-		vm_join(&vms[i]);
-	if (stats)
-		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, created, cfg->host_mem);
+	mm_host_stop(&host);
+	write_stats(stats, t0, vms, created, &host);
 
 	for (unsigned i = 0; i < created; i++) {
 		report(&vms[i], t0);
@@ -198,11 +311,16 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 	rc = status;
 out:
+	mm_host_stop(&host);
 	if (stats)
 		fclose(stats);
 	for (unsigned i = 0; i < created; i++)
 		vm_destroy(&vms[i]);
 	free(vms);
+out_host:
+	mm_host_destroy(&host);
+	if (made_dir && rmdir(swap_dir))
+		console_log(NULL, "cannot remove swap directory '%s': %s", swap_dir, strerror(errno));
 	kvm_sys_close(&kvm);
 	return rc;
 }

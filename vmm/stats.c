@@ -1,9 +1,13 @@
 #include "stats.h"
 
+#include "../mm/pagemap.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+
+#define MB(x) ((double)(x) / 1048576.0)
 
 FILE *stats_open(const char *path, char *err, size_t errlen)
 {
@@ -22,8 +26,52 @@ FILE *stats_open(const char *path, char *err, size_t errlen)
 	return f;
 }
 
-void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, uint64_t host_mem)
+/* Per-second rate of a cumulative count since this VM's previous line. */
+static double rate(uint64_t now, uint64_t *prev, double t, double t_prev)
 {
+	double r = t > t_prev ? (double)(now - *prev) / (t - t_prev) : 0;
+
+	*prev = now;
+	return r;
+}
+
+static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int code)
+{
+	struct guest_mem_stats m;
+	int64_t rss = -1;
+
+	if (vm->gm_inited) {
+		guest_mem_get_stats(&vm->gm, &m);
+		/* The kernel's own count of the pages backing guest RAM. */
+		rss = smaps_rss(vm->ram, vm->ram_size);
+	} else {
+		m = vm->last_mem;
+	}
+	fprintf(f, "{\"t\":%.3f,\"vm\":\"%s\",\"run_state\":\"%s\"", t, vm->name, vm_state_name(st));
+	if (st != VM_RUNNING && st != VM_CREATED)
+		fprintf(f, ",\"exit_code\":%d", code);
+	fprintf(f, ",\"vcpus\":%u,\"memsz_mb\":%.1f,\"mapped_mb\":%.2f,\"consumed_mb\":%.2f,"
+		"\"zero_mb\":%.2f,\"tchd_mb\":%.2f,\"swcur_mb\":%.2f,\"swr\":%llu,\"sww\":%llu,"
+		"\"swr_s\":%.0f,\"sww_s\":%.0f,\"swapin_faults\":%llu,\"zero_faults\":%llu,"
+		"\"fault_p50_us\":%.1f,\"fault_p99_us\":%.1f,\"fault_max_us\":%.1f,"
+		"\"meta_kb\":%.1f,\"meta_pct\":%.3f,\"ovhd_mb\":%.2f,\"swap_full\":%s,\"swap_errors\":%llu",
+		vm->nvcpus, MB(vm->ram_size), MB(m.mapped), MB(m.consumed), MB(m.zero), MB(m.active),
+		MB(m.swapped), (unsigned long long)m.swapins, (unsigned long long)m.swapouts,
+		rate(m.swapins, &vm->prev_swr, t, vm->prev_t), rate(m.swapouts, &vm->prev_sww, t, vm->prev_t),
+		(unsigned long long)m.swapin_faults, (unsigned long long)m.faults[GM_FAULT_ZERO],
+		(double)m.fault_p50_ns / 1e3, (double)m.fault_p99_ns / 1e3, (double)m.fault_max_ns / 1e3,
+		(double)m.meta_bytes / 1024.0, vm->ram_size ? 100.0 * (double)m.meta_bytes / (double)vm->ram_size : 0,
+		MB(m.meta_bytes + m.buffer_bytes), m.swap_full ? "true" : "false",
+		(unsigned long long)m.swap_errors);
+	if (rss >= 0)
+		fprintf(f, ",\"kernel_rss_mb\":%.2f", MB(rss));
+	fputs("}\n", f);
+	vm->prev_t = t;
+}
+
+void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host)
+{
+	struct mm_host_stats h;
 	unsigned running = 0;
 
 	for (unsigned i = 0; i < nvms; i++) {
@@ -36,15 +84,14 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, uint64_t host
 		code = vm->exit_code;
 		pthread_mutex_unlock(&vm->lock);
 		running += st == VM_RUNNING;
-		fprintf(f, "{\"t\":%.3f,\"vm\":\"%s\",\"memsz_mb\":%.1f,\"vcpus\":%u,\"run_state\":\"%s\"",
-			t, vm->name, (double)vm->ram_size / 1048576.0, vm->nvcpus, vm_state_name(st));
-		if (st != VM_RUNNING && st != VM_CREATED)
-			fprintf(f, ",\"exit_code\":%d", code);
-		fputs("}\n", f);
+		write_vm(f, t, vm, st, code);
 	}
-	fprintf(f, "{\"t\":%.3f,\"host\":true,\"vms\":%u,\"vms_running\":%u", t, nvms, running);
-	if (host_mem)
-		fprintf(f, ",\"budget_mb\":%.1f", (double)host_mem / 1048576.0);
-	fputs("}\n", f);
+	mm_host_get_stats(host, &h);
+	fprintf(f, "{\"t\":%.3f,\"host\":true,\"vms\":%u,\"vms_running\":%u,\"state\":\"%s\","
+		"\"budget_mb\":%.1f,\"free_mb\":%.2f,\"consumed_mb\":%.2f,\"ovhd_mb\":%.2f,"
+		"\"min_free_mb\":%.2f,\"state_changes\":%llu,\"blocked_faults\":%llu,\"swap_exhausted\":%s}\n",
+		t, nvms, running, memstate_name(h.state), MB(h.budget), MB(h.free), MB(h.consumed),
+		MB(h.overhead), MB(h.min_free), (unsigned long long)h.transitions,
+		(unsigned long long)h.blocked_faults, h.swap_exhausted ? "true" : "false");
 	fflush(f);
 }

@@ -13,6 +13,6 @@
 FILE *stats_open(const char *path, char *err, size_t errlen);
 
 /* One line per VM, then the host line; t is seconds since VMM start. */
-void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, uint64_t host_mem);
+void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host);
 
 #endif

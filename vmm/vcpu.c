@@ -5,6 +5,7 @@
  */
 #include "vm.h"
 #include "guest_ports.h"
+#include "kvm_compat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +44,25 @@ static void park(struct vcpu *v)
 	while (!atomic_load(&vm->done))
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * KVM could not fault a page in because userfaultfd raised SIGBUS on it:
+ * this thread serves the fault itself, with the gpa KVM gives, and runs
+ * the vCPU again.  Returns 0 if served.
+ */
+static int serve_memory_fault(struct vcpu *v, const struct kvm_run *run)
+{
+	const struct kvm_memory_fault_compat *mf = kvm_run_memory_fault(run);
+	struct vm *vm = v->vm;
+
+	if (!vm->gm.sigbus || run->exit_reason != KVM_EXIT_MEMORY_FAULT)
+		return -1;
+	if (mf->gpa >= vm->ram_size || mf->size == 0 || mf->size > vm->ram_size - mf->gpa)
+		return -1;
+	for (uint64_t a = mf->gpa & ~(uint64_t)(GM_PAGE - 1); a < mf->gpa + mf->size; a += GM_PAGE)
+		guest_mem_fault(&vm->gm, (uint64_t)(uintptr_t)vm->ram + a, 0, 0);
+	return 0;
 }
 
 /* Returns 1 when the thread should stop. */
@@ -103,6 +123,8 @@ void *vcpu_thread(void *arg)
 				run->immediate_exit = 0;
 				continue;
 			}
+			if (e == EFAULT && serve_memory_fault(v, run) == 0)
+				continue;
 			char what[128];
 			snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(e));
 			vcpu_fail(v, what);

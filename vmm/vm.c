@@ -117,8 +117,25 @@ static int load_kernel(struct vm *vm, const char *path, struct elf_image *img,
 	return 0;
 }
 
+static void mem_log(void *ctx, const char *msg)
+{
+	struct vm *vm = ctx;
+
+	console_log(vm->name, "%s", msg);
+}
+
+/* The memory manager could not serve a fault: the VM cannot go on. */
+static void mem_fatal(void *ctx, const char *msg)
+{
+	struct vm *vm = ctx;
+
+	console_log(vm->name, "error: guest memory: %s", msg);
+	vm_finish(vm, VM_FAILED, EX_SOFTWARE, msg);
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
-	      const char *default_kernel, char *err, size_t errlen)
+	      const char *default_kernel, struct mm_host *host, const char *swap_dir,
+	      int sigbus, char *err, size_t errlen)
 {
 	const char *kernel = cfg->kernel ? cfg->kernel : default_kernel;
 	struct elf_image img;
@@ -198,12 +215,30 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	};
 	if (boot_layout_write(vm->ram, &bp, lerr, sizeof(lerr)))
 		return ERR(EX_USAGE, "%s", lerr);
+
+	/* From here the memory manager owns guest RAM: what the loader wrote is present. */
+	struct guest_mem_config gc = {
+		.name = vm->name, .size = vm->ram_size, .swap_dir = swap_dir, .sigbus = sigbus,
+	};
+	vm->gm_inited = 1;
+	if (guest_mem_init(&vm->gm, &gc, vm->ram, host, lerr, sizeof(lerr)))
+		return ERR(EX_OSERR, "guest memory: %s", lerr);
+	vm->gm.log = mem_log;
+	vm->gm.fatal = mem_fatal;
+	vm->gm.fatal_ctx = vm;
+	if (mm_host_add(host, &vm->gm))
+		return ERR(EX_USAGE, "too many VMs for one memory manager (at most %d)", MM_HOST_MAX_VMS);
+	vm->host = host;
 	vm->state = VM_CREATED;
 	return 0;
 }
 
 int vm_start(struct vm *vm, char *err, size_t errlen)
 {
+	char lerr[200];
+
+	if (guest_mem_start(&vm->gm, lerr, sizeof(lerr)))
+		return ERR(EX_OSERR, "%s", lerr);
 	vm->t_start_ns = vm_now_ns();
 	vm->state = VM_RUNNING;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
@@ -253,8 +288,37 @@ void vm_join(struct vm *vm)
 	console_flush(&vm->con);
 }
 
+static void release_memory(struct vm *vm)
+{
+	if (vm->gm_inited)
+		guest_mem_get_stats(&vm->gm, &vm->last_mem);
+	if (vm->host)
+		mm_host_remove(vm->host, &vm->gm);
+	vm->host = NULL;
+	if (vm->gm_inited)
+		guest_mem_destroy(&vm->gm);
+	vm->gm_inited = 0;
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
+}
+
+void vm_reap(struct vm *vm)
+{
+	if (vm->reaped)
+		return;
+	/* Its fault thread may wait in the low state: let it go. */
+	atomic_store(&vm->gm.stopping, 1);
+	if (vm->host)
+		mm_host_wake(vm->host);
+	vm_join(vm);
+	release_memory(vm);
+	vm->reaped = 1;
+}
+
 void vm_destroy(struct vm *vm)
 {
+	vm_reap(vm);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		kvm_vcpu_destroy(&vm->vcpus[i].h);
 	free(vm->vcpus);
@@ -263,9 +327,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->fd >= 0)
 		close(vm->fd);
 	vm->fd = -1;
-	if (vm->ram)
-		munmap(vm->ram, vm->ram_size);
-	vm->ram = NULL;
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->cond);
 }

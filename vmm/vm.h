@@ -10,6 +10,8 @@
 #include "config.h"
 #include "console.h"
 #include "kvm.h"
+#include "../mm/guest_mem.h"
+#include "../mm/mm_host.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +40,13 @@ struct vm {
 	unsigned nvcpus;
 	struct vcpu *vcpus;
 	struct console con;
+	struct guest_mem gm;        /* guest RAM as the memory manager owns it */
+	struct mm_host *host;
+	int gm_inited;              /* guest_mem_init was called: destroy it */
+	int reaped;                 /* vCPUs joined and memory given back */
+	struct guest_mem_stats last_mem; /* memory figures when it was reaped */
+	uint64_t prev_swr, prev_sww;     /* the stats file's rates */
+	double prev_t;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -58,7 +67,8 @@ struct vm {
  * sysexits(3) code with the reason in err; vm_destroy is safe after either.
  */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
-	      const char *default_kernel, char *err, size_t errlen);
+	      const char *default_kernel, struct mm_host *host, const char *swap_dir,
+	      int sigbus, char *err, size_t errlen);
 
 /* Start one thread per vCPU. */
 int vm_start(struct vm *vm, char *err, size_t errlen);
@@ -74,6 +84,12 @@ void vm_set_finish_notify(pthread_t thread);
 
 /* Wait for every vCPU thread. */
 void vm_join(struct vm *vm);
+
+/*
+ * A VM that ended: join its vCPUs, take it off the host budget, remove its
+ * swap file and free its RAM, so the VMs still running get the memory.
+ */
+void vm_reap(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
 
