@@ -145,8 +145,11 @@ static void reclaim(struct mm_host *h)
 {
 	int skip[MM_HOST_MAX_VMS] = { 0 };
 	uint64_t target = h->ms.leave[MEM_HARD];
+	/* Bounded, so sampling and reconciliation still get their turn
+	 * under pressure that never lets up. */
+	uint64_t until = now_ms() + MM_RECLAIM_SLICE_MS;
 
-	while (!atomic_load(&h->stop) && h->free < target) {
+	while (!atomic_load(&h->stop) && h->free < target && now_ms() < until) {
 		uint64_t need = (target - h->free + GM_PAGE - 1) / GM_PAGE;
 		struct guest_mem *gm = pick_vm(h, skip);
 		unsigned got;

@@ -25,6 +25,7 @@
 #define MM_RECLAIM_PERIOD_MS 5       /* in hard and low */
 #define MM_IDLE_PERIOD_MS 50         /* in high and soft */
 #define MM_SAMPLE_PERIOD_MS 1000     /* TCHD sampling and reconciliation */
+#define MM_RECLAIM_SLICE_MS 50       /* longest reclaim pass before other duties */
 
 struct mm_host_stats {
 	enum mem_state state;

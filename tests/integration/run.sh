@@ -183,6 +183,116 @@ assert ts == sorted(ts)
 PY'
 }
 
+# ---- memory overcommitment -----------------------------------------------------
+
+# swapins FILE: "TOTAL LATE" - swap-ins of every VM at the end, and how many
+# of them came in the last third of the run (from the stats file).
+swapins() {
+	python3 - "$1" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+vms = {l["vm"] for l in lines if "vm" in l}
+def total_at(t):
+    tot = 0
+    for v in vms:
+        seen = [l["swr"] for l in lines if l.get("vm") == v and l["t"] <= t]
+        tot += seen[-1] if seen else 0
+    return tot
+end = max(l["t"] for l in lines)
+running = [l["t"] for l in lines if l.get("host") and l["vms_running"] == len(vms)]
+stop = max(running) if running else end
+print(total_at(end), total_at(stop) - total_at(stop * 2 / 3))
+PY
+}
+
+# The seed paper's Figure 5, scaled: two VMs, overcommit 1.5 (384M of VMs
+# on 256M).  Shapes, not times.
+fig5_run() {
+	vmm run --host-mem 256M --stats "$WORK/fig5.jsonl" \
+		--vm name=vm1,mem=192M --append "workload=memstress size=$1 ws=$2 secs=$3" \
+		--vm name=vm2,mem=192M --append "workload=memstress size=$1 ws=$2 secs=$3"
+}
+
+t_fig5a_fits_no_swapins() {
+	fig5_run 96M 48M 4
+	expect '[ $RC -eq 0 ]'
+	read -r total late < <(swapins "$WORK/fig5.jsonl")
+	expect '[ "$total" -eq 0 ]'
+}
+
+t_fig5b_mapped_over_budget_swapins_level_off() {
+	fig5_run 176M 48M 9
+	expect '[ $RC -eq 0 ]'
+	read -r total late < <(swapins "$WORK/fig5.jsonl")
+	# Swap-ins happen (the working set comes back once), then stop rising.
+	expect '[ "$total" -gt 0 ]'
+	expect '[ $((late * 20)) -le "$total" ]'
+}
+
+t_fig5c_working_set_over_budget_swapins_keep_rising() {
+	fig5_run 176M 144M 6
+	expect '[ $RC -eq 0 ]'
+	read -r total late < <(swapins "$WORK/fig5.jsonl")
+	expect '[ "$total" -gt 0 ]'
+	expect '[ $((late * 5)) -ge "$total" ]'
+}
+
+t_verify_budget_a_third_of_the_vm() {
+	vmm run --host-mem 64M --stats "$WORK/s.jsonl" --mem 192M \
+		--append "workload=verify size=160M seed=11 passes=2"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	expect '[ "$(result vm0 pages)" = 40960 ]'
+	# It really swapped, both ways.
+	expect '[ "$(tail -n 2 "$WORK/s.jsonl" | head -n 1 | python3 -c "import json,sys; l=json.load(sys.stdin); print(int(l[\"swr\"] > 0 and l[\"sww\"] > 0))")" = 1 ]'
+}
+
+t_verify_two_vms_overcommit_2() {
+	vmm run --host-mem 128M --stats "$WORK/s.jsonl" \
+		--vm name=x,mem=128M --append "workload=verify size=112M seed=5 passes=2 pattern=text" \
+		--vm name=y,mem=128M --append "workload=verify size=112M seed=6 passes=2"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result x bad_pages)" = 0 ]'
+	expect '[ "$(result y bad_pages)" = 0 ]'
+	expect 'grep -q "\"sww\":[1-9]" "$WORK/s.jsonl"'
+}
+
+t_consumed_agrees_with_the_kernel() {
+	vmm run --stats "$WORK/s.jsonl" --mem 128M --append "workload=memstress size=96M ws=64M secs=3"
+	expect '[ $RC -eq 0 ]'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in rows if "kernel_rss_mb" in r and r["run_state"] == "running" and r["consumed_mb"] > 90]
+assert len(rows) >= 2, rows
+for r in rows:
+    assert abs(r["consumed_mb"] - r["kernel_rss_mb"]) <= 0.01 * r["kernel_rss_mb"], r
+PY'
+}
+
+t_swap_files_live_in_swap_dir_and_go_on_sigterm() {
+	mkdir -p "$WORK/swap"
+	timeout -k 5 60 "$VMM" run --swap-dir "$WORK/swap" --host-mem 48M \
+		--mem 128M --append "workload=memstress size=96M ws=96M secs=60" >"$OUT" 2>"$ERR" &
+	local pid=$! n=0
+	for _ in $(seq 50); do
+		n=$(find "$WORK/swap" -name '*.swap' | wc -l)
+		[ "$n" -gt 0 ] && break
+		sleep 0.1
+	done
+	expect '[ "$n" -eq 1 ]'
+	expect '[ "$(stat -c %a "$WORK"/swap/*.swap)" = 600 ]'
+	sleep 1
+	kill -TERM $pid
+	wait $pid
+	RC=$?
+	expect '[ $RC -eq 143 ]'
+	expect '[ -z "$(ls -A "$WORK/swap")" ]'
+}
+
+t_bad_swap_dir() { bad_input 64 "is not a directory" run --swap-dir /nonexistent/swap --mem 16M; }
+t_bad_fault_service() { bad_input 64 "not auto, thread or vcpu" run --fault-service magic --mem 16M; }
+
 # ---- exit codes and failures -------------------------------------------------
 
 t_exit_code_is_first_failure() {
