@@ -168,6 +168,16 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				cfg->fault_service = FAULT_SERVICE_VCPU;
 			else
 				return ERR("--fault-service: '%s' is not auto, thread or vcpu", v);
+		} else if (OPTION("--prefetch")) {
+			char *end;
+			unsigned long n;
+			if (!v)
+				return -1;
+			errno = 0;
+			n = strtoul(v, &end, 10);
+			if (errno || end == v || *end || n < 1 || n > 64)
+				return ERR("--prefetch: '%s' is not a number of pages from 1 to 64", v);
+			cfg->prefetch = (unsigned)n;
 		} else if (OPTION("--swap-dir")) {
 			if (!v)
 				return -1;

@@ -30,6 +30,7 @@ struct host_config {
 	const char *stats_path;     /* NULL: no stats file */
 	const char *swap_dir;       /* NULL: a fresh temporary directory */
 	int fault_service;          /* FAULT_SERVICE_* */
+	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */
 	unsigned nvms;
 	struct vm_config vms[CONFIG_MAX_VMS];
 };

@@ -48,6 +48,8 @@ static const char usage_text[] =
 "  --stats FILE      write JSON lines (per VM and host) every second and at exit\n"
 "  --swap-dir DIR    where per-VM swap files go (default: a fresh directory under\n"
 "                    $TMPDIR or /var/tmp, removed at exit)\n"
+"  --prefetch N      swapped neighbours read back per swap-in fault, 1-64\n"
+"                    (default 16; docs/memory.md has the measurement)\n"
 "  --fault-service auto|thread|vcpu\n"
 "                    who serves guest page faults: a thread per VM, or the vCPU\n"
 "                    thread on KVM memory-fault exits (Linux 6.8+); default auto\n"
@@ -228,7 +230,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	default_kernel(kernel, sizeof(kernel));
 	for (; created < cfg->nvms; created++) {
 		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, &host, swap_dir, sigbus,
-			       err, sizeof(err));
+			       cfg->prefetch, err, sizeof(err));
 		if (rc) {
 			console_log(cfg->vms[created].name, "error: %s", err);
 			created++;

@@ -68,7 +68,7 @@ struct vm {
  */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	      const char *default_kernel, struct mm_host *host, const char *swap_dir,
-	      int sigbus, char *err, size_t errlen);
+	      int sigbus, unsigned prefetch, char *err, size_t errlen);
 
 /* Start one thread per vCPU. */
 int vm_start(struct vm *vm, char *err, size_t errlen);
