@@ -88,8 +88,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+# The floor figures of a swap-in: a QD1 read and a bare userfaultfd round trip.
+$(BUILD)/mmbench: $(call obj,bench/mmbench.c $(MM_SRCS))
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host
+	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host $(BUILD)/mmbench
 	@scripts/bench.sh
 
 clean:

@@ -90,5 +90,35 @@ printf "  %-36s median %8.0f MiB/s (min %.0f, max %.0f), page read p50 %.0f ns\n
 printf "  %-36s median %8.0f MiB/s (min %.0f, max %.0f), page read p50 %.0f ns\n" "host process, same loop" "$hm" "$hmin" "$hmax" "$hp"
 printf "  %-36s %s   (goal: within 10%%, i.e. >= 0.90)\n" "ratio guest/host" "$ratio"
 emit "{\"bench\":\"memstress_warm\",\"args\":\"$TPUT_ARGS\",\"runs\":$TPUT_RUNS,\"guest_mb_per_s\":$gm,\"host_mb_per_s\":$hm,\"ratio\":$ratio,\"guest_p50_ns\":$gp,\"host_p50_ns\":$hp}"
+# ---- fault service: zero-fill and swap-in, beside their floors -----------------
+SWAPDIR=$(mktemp -d /var/tmp/memvisor-bench.XXXXXX)
+trap 'rm -rf "$TMP" "$SWAPDIR"' EXIT
+echo
+echo "== guest-observed fault latency (guest rdtsc per page), and the floors under it"
+"$B/vmm" run --mem 512M --append "workload=touch size=256M" >"$TMP/zf" 2>/dev/null
+zp50=$(field "$TMP/zf" p50_ns); zp99=$(field "$TMP/zf" p99_ns); zmax=$(field "$TMP/zf" max_ns)
+zrate=$(field "$TMP/zf" pages_per_s)
+"$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 96M --prefetch 1 --mem 384M \
+	--append "workload=memstress size=256M ws=256M order=random secs=5" >"$TMP/sr" 2>/dev/null
+rp50=$(field "$TMP/sr" p50_ns); rp99=$(field "$TMP/sr" p99_ns); rmax=$(field "$TMP/sr" max_ns)
+"$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 96M --mem 384M \
+	--append "workload=memstress size=256M ws=256M passes=2" >"$TMP/ss" 2>/dev/null
+smbs=$(field "$TMP/ss" mb_per_s)
+"$B/mmbench" "$SWAPDIR" 65536 >"$TMP/mb"
+read_p50=$(sed -n 's/^read p50_us=\([0-9.]*\).*/\1/p' "$TMP/mb"); read_p99=$(sed -n 's/^read .*p99_us=\([0-9.]*\).*/\1/p' "$TMP/mb")
+direct=$(sed -n 's/^read .*direct=\([01]\).*/\1/p' "$TMP/mb")
+uffd_p50=$(sed -n 's/^uffd p50_us=\([0-9.]*\).*/\1/p' "$TMP/mb"); uffd_p99=$(sed -n 's/^uffd .*p99_us=\([0-9.]*\).*/\1/p' "$TMP/mb")
+us() { echo "scale=1; $1 / 1000" | bc | sed 's/^\./0./'; }
+seq_us=$(echo "scale=2; 4096 * 1000000 / ($smbs * 1048576)" | bc | sed 's/^\./0./')
+floor=$(echo "scale=1; $uffd_p50 + $read_p50" | bc)
+rratio=$(echo "scale=2; ($rp50 / 1000) / $floor" | bc | sed 's/^\./0./')
+printf "  %-44s p50 %7s us  p99 %8s us  max %8s us  (%s pages/s)\n" "zero-fill first touch (touch, fault-around 16)" "$(us "$zp50")" "$(us "$zp99")" "$(us "$zmax")" "$zrate"
+printf "  %-44s p50 %7s us  p99 %8s us  max %8s us\n" "swap-in, random page, prefetch 1" "$(us "$rp50")" "$(us "$rp99")" "$(us "$rmax")"
+printf "  %-44s %s us a page (%s MiB/s)\n" "swap-in, sequential pass, prefetch 16" "$seq_us" "$smbs"
+printf "  %-44s p50 %7s us  p99 %8s us  (O_DIRECT=%s)\n" "raw 4 KiB io_uring read, QD1, swap dir" "$read_p50" "$read_p99" "$direct"
+printf "  %-44s p50 %7s us  p99 %8s us\n" "bare userfaultfd round trip (UFFDIO_COPY)" "$uffd_p50" "$uffd_p99"
+printf "  %-44s %s   (goal: <= 1.3)\n" "random swap-in p50 / (uffd + read) p50" "$rratio"
+emit "{\"bench\":\"faults\",\"zero_fill_p50_ns\":$zp50,\"zero_fill_p99_ns\":$zp99,\"zero_fill_max_ns\":$zmax,\"swapin_random_p50_ns\":$rp50,\"swapin_random_p99_ns\":$rp99,\"swapin_random_max_ns\":$rmax,\"swapin_seq_us_per_page\":$seq_us,\"read_qd1_p50_us\":$read_p50,\"uffd_rtt_p50_us\":$uffd_p50,\"ratio_random_swapin_to_floor\":$rratio}"
+
 echo
 echo "JSON lines: $JSON"

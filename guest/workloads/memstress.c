@@ -12,6 +12,7 @@
 #include "plat.h"
 
 static struct hist total, second;
+static const char *const orders[] = { "seq", "random", 0 };
 static volatile uint64_t sink;
 
 static inline uint64_t read_page(const uint64_t *p)
@@ -38,13 +39,15 @@ int wl_memstress(struct args *a)
 	uint64_t size, ws, passes, secs, khz = plat_tsc_khz();
 	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
 	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
-	unsigned pat;
+	unsigned pat, order;
+	uint64_t rnd = 0x2545f4914f6cdd1dull;
 	uint8_t *buf;
 
 	if (wl_pages(a, "size", 0, &size) || wl_pages(a, "ws", size * PAGE_BYTES, &ws) ||
 	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
 	    args_uint(a, "passes", 0, &passes) || args_uint(a, "secs", 0, &secs) ||
-	    args_all_taken(a, "memstress", "size ws pattern passes secs"))
+	    args_choice(a, "order", orders, 0, &order) ||
+	    args_all_taken(a, "memstress", "size ws pattern passes secs order"))
 		return MV_EXIT_BAD_ARGS;
 	if (ws > size) {
 		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
@@ -76,7 +79,15 @@ int wl_memstress(struct args *a)
 		deadline = start + secs * khz * 1000;
 	for (;;) {
 		for (uint64_t i = 0; i < ws; i++) {
-			sum += read_page((const uint64_t *)(buf + i * PAGE_BYTES));
+			uint64_t pg = i;
+			if (order) {
+				/* random: a page drawn anew each time (xorshift), no neighbour help */
+				rnd ^= rnd >> 12;
+				rnd ^= rnd << 25;
+				rnd ^= rnd >> 27;
+				pg = (rnd * 0x2545f4914f6cdd1dull >> 11) % ws;
+			}
+			sum += read_page((const uint64_t *)(buf + pg * PAGE_BYTES));
 			now = rdtsc_ordered();
 			hist_add(&total, now - prev);
 			hist_add(&second, now - prev);
@@ -106,10 +117,10 @@ int wl_memstress(struct args *a)
 out:
 	sink = sum;
 	now = tsc_to_ns(prev - start, khz);
-	plat_say("RESULT workload=memstress size_mb=%lu ws_mb=%lu pattern=%s passes=%lu pages_read=%lu "
+	plat_say("RESULT workload=memstress size_mb=%lu ws_mb=%lu pattern=%s order=%s passes=%lu pages_read=%lu "
 		 "mb_per_s=%lu p50_ns=%lu p99_ns=%lu p999_ns=%lu max_ns=%lu fill_ms=%lu read_ms=%lu",
 		 (unsigned long)(size * PAGE_BYTES >> 20), (unsigned long)(ws * PAGE_BYTES >> 20),
-		 pattern_names[pat], (unsigned long)done_passes, (unsigned long)pages_read,
+		 pattern_names[pat], orders[order], (unsigned long)done_passes, (unsigned long)pages_read,
 		 (unsigned long)mib_per_s(pages_read, now), (unsigned long)q_ns(&total, 0.5, khz),
 		 (unsigned long)q_ns(&total, 0.99, khz), (unsigned long)q_ns(&total, 0.999, khz),
 		 (unsigned long)tsc_to_ns(total.max, khz), (unsigned long)(fill_ns / 1000000),
