@@ -47,6 +47,12 @@ static void set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t
 	gm->state[p] = (uint8_t)(s | flags);
 }
 
+/* Pages with a host page of their own: what the VM consumes. */
+static uint64_t held_pages(const struct guest_mem *gm)
+{
+	return gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING];
+}
+
 static void *page(const struct guest_mem *gm, uint32_t p)
 {
 	return gm->ram + (uint64_t)p * GM_PAGE;
@@ -444,7 +450,7 @@ void guest_mem_stop(struct guest_mem *gm)
 void guest_mem_destroy(struct guest_mem *gm)
 {
 	guest_mem_stop(gm);
-	mm_host_account(gm->host, -(int64_t)(gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING]));
+	mm_host_account(gm->host, -(int64_t)held_pages(gm));
 	gm->host = NULL;
 	swapfile_close(gm->swap);
 	gm->swap = NULL;
@@ -685,14 +691,17 @@ void guest_mem_sample(struct guest_mem *gm)
 
 /* ---- accounting ----------------------------------------------------------------- */
 
-uint64_t guest_mem_consumed(struct guest_mem *gm)
+int64_t guest_mem_idle_excess(struct guest_mem *gm)
 {
-	uint64_t n;
+	int64_t excess = INT64_MIN;
+	uint64_t consumed;
 
 	pthread_mutex_lock(&gm->lock);
-	n = gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING];
+	consumed = held_pages(gm) * GM_PAGE;
+	if (consumed && !gm->swap_disabled && !gm->swap_full)
+		excess = (int64_t)consumed - (int64_t)(gm->active_frac * (double)gm->size);
 	pthread_mutex_unlock(&gm->lock);
-	return n * GM_PAGE;
+	return excess;
 }
 
 static uint64_t meta_bytes(const struct guest_mem *gm)
@@ -710,7 +719,7 @@ uint64_t guest_mem_overhead(struct guest_mem *gm)
 	uint64_t mapped;
 
 	pthread_mutex_lock(&gm->lock);
-	mapped = gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING] + gm->n_state[GM_ZERO];
+	mapped = held_pages(gm) + gm->n_state[GM_ZERO];
 	pthread_mutex_unlock(&gm->lock);
 	/* Host page tables: 8 bytes per mapped page, plus the upper levels. */
 	return meta_bytes(gm) + buffer_bytes(gm) + mapped * 8 + mapped * 8 / 512;
@@ -722,7 +731,7 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	pthread_mutex_lock(&gm->lock);
 	s->memsz = gm->size;
 	s->mapped = gm->n_mapped * GM_PAGE;
-	s->consumed = (gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING]) * GM_PAGE;
+	s->consumed = held_pages(gm) * GM_PAGE;
 	s->zero = gm->n_state[GM_ZERO] * GM_PAGE;
 	s->swapped = gm->n_state[GM_SWAPPED] * GM_PAGE;
 	s->evicting = gm->n_state[GM_EVICTING] * GM_PAGE;
@@ -740,12 +749,5 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->swap_errors = gm->swap_errors;
 	s->swap_disabled = gm->swap_disabled;
 	s->swap_full = gm->swap_full;
-	pthread_mutex_unlock(&gm->lock);
-}
-
-void guest_mem_fault_hist(struct guest_mem *gm, struct hist *out)
-{
-	pthread_mutex_lock(&gm->lock);
-	*out = gm->fault_hist;
 	pthread_mutex_unlock(&gm->lock);
 }

@@ -153,13 +153,14 @@ void guest_mem_sample(struct guest_mem *gm);
 
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *st);
 
-/* Host bytes this VM consumes: its present pages (for the host budget). */
-uint64_t guest_mem_consumed(struct guest_mem *gm);
+/*
+ * For the reclaim thread: bytes this VM holds beyond its active estimate
+ * (consumed - TCHD), or INT64_MIN if it has nothing it can swap now.
+ */
+int64_t guest_mem_idle_excess(struct guest_mem *gm);
 
 /* Overhead bytes: per-page metadata, buffers, and the page tables' estimate. */
 uint64_t guest_mem_overhead(struct guest_mem *gm);
 
-/* A copy of the fault-latency histogram (ns). */
-void guest_mem_fault_hist(struct guest_mem *gm, struct hist *out);
 
 #endif

@@ -124,16 +124,12 @@ static struct guest_mem *pick_vm(struct mm_host *h, const int *skip)
 	int64_t best_excess = INT64_MIN;
 
 	for (unsigned i = 0; i < h->nvms; i++) {
-		struct guest_mem_stats s;
 		int64_t excess;
 
 		if (skip[i])
 			continue;
-		guest_mem_get_stats(h->vms[i], &s);
-		if (s.consumed == 0 || s.swap_disabled || s.swap_full)
-			continue;
-		excess = (int64_t)s.consumed - (int64_t)s.active;
-		if (excess > best_excess) {
+		excess = guest_mem_idle_excess(h->vms[i]);
+		if (excess != INT64_MIN && (!best || excess > best_excess)) {
 			best_excess = excess;
 			best = h->vms[i];
 		}
