@@ -15,6 +15,4 @@
 /* 1: KVM_EXIT_MEMORY_FAULT with the right gpa; 0: not (why says what came). */
 int fault_probe_memory_exit(struct kvm_sys *kvm, char *why, size_t len);
 
-#define FAULT_PROBE_WHY_MAX 120
-
 #endif

@@ -191,6 +191,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	struct kvm_sys kvm;
 	struct vm *vms;
 	struct mm_host host;
+	struct guest_mem_config mem;
 	FILE *stats = NULL;
 	char err[512], kernel[PATH_MAX + 16], swap_dir[PATH_MAX], service[256];
 	unsigned created = 0, first_seq = 0;
@@ -215,6 +216,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		kvm_sys_close(&kvm);
 		return rc;
 	}
+	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
 	mm_host_init(&host, budget);
 	host.log = host_log;
@@ -229,8 +231,8 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 	default_kernel(kernel, sizeof(kernel));
 	for (; created < cfg->nvms; created++) {
-		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, &host, swap_dir, sigbus,
-			       cfg->prefetch, err, sizeof(err));
+		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, &host, &mem,
+			       err, sizeof(err));
 		if (rc) {
 			console_log(cfg->vms[created].name, "error: %s", err);
 			created++;
@@ -301,7 +303,6 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 			next_stats += 1000000000ULL;
 		}
 	}
-	mm_host_stop(&host);
 	write_stats(stats, t0, vms, created, &host);
 
 	for (unsigned i = 0; i < created; i++) {

@@ -134,8 +134,8 @@ static void mem_fatal(void *ctx, const char *msg)
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
-	      const char *default_kernel, struct mm_host *host, const char *swap_dir,
-	      int sigbus, unsigned prefetch, char *err, size_t errlen)
+	      const char *default_kernel, struct mm_host *host,
+	      const struct guest_mem_config *mem, char *err, size_t errlen)
 {
 	const char *kernel = cfg->kernel ? cfg->kernel : default_kernel;
 	struct elf_image img;
@@ -217,10 +217,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 		return ERR(EX_USAGE, "%s", lerr);
 
 	/* From here the memory manager owns guest RAM: what the loader wrote is present. */
-	struct guest_mem_config gc = {
-		.name = vm->name, .size = vm->ram_size, .swap_dir = swap_dir, .sigbus = sigbus,
-		.prefetch = prefetch,
-	};
+	struct guest_mem_config gc = *mem;
+	gc.name = vm->name;
+	gc.size = vm->ram_size;
 	vm->gm_inited = 1;
 	if (guest_mem_init(&vm->gm, &gc, vm->ram, host, lerr, sizeof(lerr)))
 		return ERR(EX_OSERR, "guest memory: %s", lerr);

@@ -63,12 +63,14 @@ struct vm {
 };
 
 /*
- * Load the kernel, build guest RAM and the vCPUs.  Returns 0, or a
- * sysexits(3) code with the reason in err; vm_destroy is safe after either.
+ * Load the kernel, build guest RAM and the vCPUs, and hand the RAM to the
+ * memory manager (mem: the host-wide settings; name and size come from
+ * cfg).  Returns 0, or a sysexits(3) code with the reason in err;
+ * vm_destroy is safe after either.
  */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
-	      const char *default_kernel, struct mm_host *host, const char *swap_dir,
-	      int sigbus, unsigned prefetch, char *err, size_t errlen);
+	      const char *default_kernel, struct mm_host *host,
+	      const struct guest_mem_config *mem, char *err, size_t errlen);
 
 /* Start one thread per vCPU. */
 int vm_start(struct vm *vm, char *err, size_t errlen);
