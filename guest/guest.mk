@@ -14,21 +14,16 @@ GUEST_L_OBJS := $(patsubst guest/%.c,$(GB)/%.o,$(wildcard guest/lib/*.c))
 GUEST_W_SRCS := $(wildcard guest/workloads/*.c)
 GUEST_U_OBJS := $(patsubst guest/%.c,$(GB)/%.o,$(wildcard guest/user/*.c) $(GUEST_W_SRCS)) $(GB)/user/hist.o
 
-$(GB)/kernel/%.o: guest/kernel/%.c
+# One rule per source kind; ring 0's objects (and lib/, which ring 0 calls)
+# get the no-SSE flags.
+GUEST_FLAGS = $(GUEST_R3)
+$(GUEST_K_OBJS) $(GUEST_L_OBJS): GUEST_FLAGS = $(GUEST_R0)
+$(GB)/%.o: guest/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_R0) -c $< -o $@
-$(GB)/kernel/%.o: guest/kernel/%.S
+	$(CC) $(GUEST_FLAGS) -c $< -o $@
+$(GB)/%.o: guest/%.S
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_R0) -c $< -o $@
-$(GB)/lib/%.o: guest/lib/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_R0) -c $< -o $@
-$(GB)/user/%.o: guest/user/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_R3) -c $< -o $@
-$(GB)/workloads/%.o: guest/workloads/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_R3) -c $< -o $@
+	$(CC) $(GUEST_FLAGS) -c $< -o $@
 # mm/'s latency histogram, reused as is by memstress.
 $(GB)/user/hist.o: mm/hist.c
 	@mkdir -p $(dir $@)
@@ -43,7 +38,8 @@ $(BUILD)/guest.elf: $(GUEST_K_OBJS) $(GUEST_L_OBJS) $(GUEST_U_OBJS) guest/kernel
 HB := $(BUILD)/host-ms
 HOST_MS_OBJS := $(patsubst guest/%.c,$(HB)/%.o,$(GUEST_W_SRCS) $(wildcard guest/lib/*.c)) $(HB)/hist.o \
                 $(HB)/host/memstress_host.o
-HOST_MS_OBJS := $(filter-out $(HB)/lib/string.o,$(HOST_MS_OBJS))
+# Not on a host: libc has the string functions, and there is no line port.
+HOST_MS_OBJS := $(filter-out $(HB)/lib/string.o $(HB)/lib/line.o,$(HOST_MS_OBJS))
 
 $(HB)/%.o: guest/%.c
 	@mkdir -p $(dir $@)

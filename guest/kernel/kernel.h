@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "abi.h"
+#include "lib/io.h"
 
 /* Saved by isr_common (entry.S), lowest address first. */
 struct trap_frame {
@@ -33,11 +34,6 @@ uint64_t palloc_free_pages(void);
 /* kprint.c: one console line through the line port; the VM exit port. */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void kexit(uint32_t code);
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
 
 /* entry.S */
 __attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp, uint64_t arg);

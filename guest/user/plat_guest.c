@@ -59,5 +59,5 @@ void plat_say(const char *fmt, ...)
 
 void plat_event(uint32_t event)
 {
-	port_outl(MV_PORT_EVENT, event);
+	outl(MV_PORT_EVENT, event);
 }

@@ -1,8 +1,9 @@
-/* Ring 3's system calls (sysabi.h) and its port I/O (IOPL 3). */
+/* Ring 3's system calls (sysabi.h); ports are written with lib/io.h's outl. */
 #ifndef MEMVISOR_GUEST_SYS_H
 #define MEMVISOR_GUEST_SYS_H
 
 #include <stdint.h>
+#include "lib/io.h"
 #include "sysabi.h"
 
 static inline uint64_t sys_call(uint64_t nr, uint64_t a0, uint64_t a1)
@@ -14,11 +15,6 @@ static inline uint64_t sys_call(uint64_t nr, uint64_t a0, uint64_t a1)
 			 : "a"(nr)
 			 : "rcx", "r11", "rdx", "r8", "r9", "r10", "memory", "cc");
 	return ret;
-}
-
-static inline void port_outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port) : "memory");
 }
 
 __attribute__((noreturn)) static inline void sys_exit(uint32_t code)
