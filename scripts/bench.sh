@@ -36,11 +36,12 @@ stats() {
 
 emit() { echo "$1" >>"$JSON"; }
 
-# field FILE KEY: KEY's value in the RESULT line of FILE; fails if there is none.
+# field FILE KEY [LINE]: KEY's value in the first line of FILE that starts
+# with LINE (default "RESULT "); fails if there is none.
 field() {
-	local v
-	v=$(grep -m1 'RESULT ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p")
-	[ -n "$v" ] || { echo "bench: no $2 in the RESULT line of $1:" >&2; cat "$1" >&2; return 1; }
+	local v line=${3:-RESULT }
+	v=$(grep -m1 "^\(\[[^]]*\] \)\?$line" "$1" | tr ' ' '\n' | sed -n "s/^$2=//p")
+	[ -n "$v" ] || { echo "bench: no $2 in the '$line' line of $1:" >&2; cat "$1" >&2; return 1; }
 	echo "$v"
 }
 
@@ -105,9 +106,9 @@ rp50=$(field "$TMP/sr" p50_ns); rp99=$(field "$TMP/sr" p99_ns); rmax=$(field "$T
 	--append "workload=memstress size=256M ws=256M passes=2" >"$TMP/ss" 2>/dev/null
 smbs=$(field "$TMP/ss" mb_per_s)
 "$B/mmbench" "$SWAPDIR" 65536 >"$TMP/mb"
-read_p50=$(sed -n 's/^read p50_us=\([0-9.]*\).*/\1/p' "$TMP/mb"); read_p99=$(sed -n 's/^read .*p99_us=\([0-9.]*\).*/\1/p' "$TMP/mb")
-direct=$(sed -n 's/^read .*direct=\([01]\).*/\1/p' "$TMP/mb")
-uffd_p50=$(sed -n 's/^uffd p50_us=\([0-9.]*\).*/\1/p' "$TMP/mb"); uffd_p99=$(sed -n 's/^uffd .*p99_us=\([0-9.]*\).*/\1/p' "$TMP/mb")
+read_p50=$(field "$TMP/mb" p50_us "read "); read_p99=$(field "$TMP/mb" p99_us "read ")
+direct=$(field "$TMP/mb" direct "read ")
+uffd_p50=$(field "$TMP/mb" p50_us "uffd "); uffd_p99=$(field "$TMP/mb" p99_us "uffd ")
 us() { echo "scale=1; $1 / 1000" | bc | sed 's/^\./0./'; }
 seq_us=$(echo "scale=2; 4096 * 1000000 / ($smbs * 1048576)" | bc | sed 's/^\./0./')
 floor=$(echo "scale=1; $uffd_p50 + $read_p50" | bc)
