@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MIB (1ULL << 20)
@@ -149,20 +150,35 @@ struct writer {
 	uint8_t *ram;
 	uint32_t npages;
 	atomic_int stop;
-	uint64_t rounds;
+	_Atomic uint64_t rounds;
 };
 
-/* Keep rewriting every page's first word with the round number. */
+/*
+ * Keep rewriting every page's first word with the round number.  The
+ * short rest between rounds lets some evictions finish: a writer that
+ * never rests cancels every one of them on a loaded machine, and the
+ * test would then race nothing.
+ */
 static void *writer_thread(void *arg)
 {
 	struct writer *w = arg;
+	const struct timespec rest = { 0, 100 * 1000 };
 
 	while (!atomic_load(&w->stop)) {
-		w->rounds++;
+		atomic_fetch_add(&w->rounds, 1);
 		for (uint32_t p = 0; p < w->npages; p++)
-			*(volatile uint64_t *)(w->ram + (size_t)p * PG) = w->rounds;
+			*(volatile uint64_t *)(w->ram + (size_t)p * PG) = atomic_load(&w->rounds);
+		nanosleep(&rest, NULL);
 	}
 	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 START_TEST(writes_racing_with_eviction_are_never_lost)
@@ -171,20 +187,32 @@ START_TEST(writes_racing_with_eviction_are_never_lost)
 	struct writer w;
 	pthread_t t;
 	uint64_t last;
+	double deadline;
+	struct guest_mem_stats s;
 
 	region_open(&r, 4 * MIB);
 	memset(&w, 0, sizeof(w));
 	w.ram = r.ram;
 	w.npages = 1024;
 	pthread_create(&t, NULL, writer_thread, &w);
-	/* Evict while the writer runs at least 20 rounds over every page. */
-	for (int i = 0; i < 100000 && (i < 400 || w.rounds < 20); i++)
+	/*
+	 * Evict while the writer runs at least 20 rounds over every page, until
+	 * enough evictions both finished and were faulted back; the deadline
+	 * only stops a run that would never get there, which then fails below.
+	 */
+	deadline = now_s() + 60;
+	do {
 		guest_mem_evict(&r.gm, 64);
+		guest_mem_get_stats(&r.gm, &s);
+	} while (now_s() < deadline &&
+		 (atomic_load(&w.rounds) < 20 || s.swapouts <= 1000 || s.swapin_faults <= 10));
 	atomic_store(&w.stop, 1);
 	pthread_join(t, NULL);
-	last = w.rounds;
-	ck_assert_uint_gt(r.gm.swapouts, 1000);
-	ck_assert_uint_gt(r.gm.faults[GM_FAULT_SWAPIN], 10);
+	last = atomic_load(&w.rounds);
+	ck_assert_uint_gt(s.swapouts, 1000);
+	ck_assert_uint_gt(s.swapin_faults, 10);
+	/* Writes did land on pages being evicted: the race was run. */
+	ck_assert_uint_gt(s.faults[GM_FAULT_WP], 0);
 	/* The last round wrote every page: each must hold it. */
 	for (uint32_t p = 0; p < 1024; p++) {
 		uint64_t v = *(volatile uint64_t *)(r.ram + (size_t)p * PG);
