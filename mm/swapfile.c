@@ -15,7 +15,9 @@ struct swapfile {
 	int fd;
 	int direct;
 	struct io_uring wring;     /* reclaim thread: batched writes */
-	struct io_uring rring;     /* fault thread: reads */
+	struct io_uring rring;     /* fault service: reads it waits for */
+	struct io_uring aring;     /* fault service: one readahead in flight */
+	int ahead;                 /* a readahead is in flight */
 	struct slots slots;
 	char path[4096];
 };
@@ -56,6 +58,13 @@ struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_s
 		if (e)
 			io_uring_queue_exit(&sf->wring);
 	}
+	if (!e) {
+		e = io_uring_queue_init(2, &sf->aring, 0);
+		if (e) {
+			io_uring_queue_exit(&sf->rring);
+			io_uring_queue_exit(&sf->wring);
+		}
+	}
 	if (e) {
 		snprintf(err, errlen, "io_uring_queue_init: %s", strerror(-e));
 		close(sf->fd);
@@ -75,8 +84,11 @@ void swapfile_close(struct swapfile *sf)
 {
 	if (!sf)
 		return;
+	if (sf->ahead)
+		(void)swapfile_read_finish(sf);
 	io_uring_queue_exit(&sf->wring);
 	io_uring_queue_exit(&sf->rring);
+	io_uring_queue_exit(&sf->aring);
 	if (sf->fd >= 0)
 		close(sf->fd);
 	unlink(sf->path);
@@ -99,45 +111,67 @@ const char *swapfile_path(const struct swapfile *sf)
 	return sf->path;
 }
 
-/* Wait for `n` completions; results land in w[user_data].result. */
-static int reap(struct io_uring *ring, struct swap_write *w, unsigned n)
+/* Entries first .. first + n - 1 of a batch, written as one request. */
+struct run {
+	unsigned first, n;
+};
+
+/* Wait for `n` completions; each run's result lands in all its entries. */
+static int reap(struct io_uring *ring, struct swap_write *w, const struct run *runs, unsigned n)
 {
 	int failed = 0;
 
 	for (unsigned done = 0; done < n; done++) {
 		struct io_uring_cqe *cqe;
-		int e;
+		const struct run *r;
+		int e, res;
 
 		do {
 			e = io_uring_wait_cqe(ring, &cqe);
 		} while (e == -EINTR);
 		if (e)
 			return e;
-		{
-			struct swap_write *x = &w[cqe->user_data];
-			/* A short write is an error: the slot would read back torn. */
-			x->result = cqe->res == (int)PAGE ? 0 : (cqe->res < 0 ? cqe->res : -EIO);
-			failed |= x->result != 0;
-		}
+		r = &runs[cqe->user_data];
+		/* A short write is an error: the slots would read back torn. */
+		res = cqe->res == (int)(r->n * PAGE) ? 0 : (cqe->res < 0 ? cqe->res : -EIO);
+		for (unsigned i = 0; i < r->n; i++)
+			w[r->first + i].result = res;
+		failed |= res != 0;
 		io_uring_cqe_seen(ring, cqe);
 	}
 	return failed ? -EIO : 0;
 }
 
+/*
+ * Entries whose slots and buffers both follow on from the one before go
+ * out as one request: a 4 KiB write costs nearly as much as a 256 KiB one
+ * on a virtual disk, and the reclaim thread stages a batch contiguously
+ * into slots the next-fit allocator handed out in a row.
+ */
 int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 {
-	unsigned queued = 0;
+	struct run runs[SWAP_BATCH_MAX];
+	unsigned nruns = 0, queued = 0;
 	int e;
 
 	if (n > SWAP_BATCH_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
+		w[i].result = -ECANCELED;
+		if (nruns && w[i].slot == w[i - 1].slot + 1 &&
+		    (const char *)w[i].buf == (const char *)w[i - 1].buf + PAGE) {
+			runs[nruns - 1].n++;
+			continue;
+		}
+		runs[nruns++] = (struct run){ i, 1 };
+	}
+	for (unsigned r = 0; r < nruns; r++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&sf->wring);
 		if (!sqe)
 			break;
-		io_uring_prep_write(sqe, sf->fd, w[i].buf, PAGE, (uint64_t)w[i].slot * PAGE);
-		io_uring_sqe_set_data64(sqe, i);
-		w[i].result = -EINPROGRESS;
+		io_uring_prep_write(sqe, sf->fd, w[runs[r].first].buf, runs[r].n * PAGE,
+				    (uint64_t)w[runs[r].first].slot * PAGE);
+		io_uring_sqe_set_data64(sqe, r);
 		queued++;
 	}
 	do {
@@ -145,34 +179,71 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 	} while (e == -EINTR);
 	if (e < 0)
 		return e;
-	return reap(&sf->wring, w, queued);
+	e = reap(&sf->wring, w, runs, queued);
+	/* Runs that found no free submission entry were never written. */
+	return e ? e : (queued < nruns ? -EBUSY : 0);
 }
 
-int swapfile_read(struct swapfile *sf, uint32_t slot, unsigned count, void *buf)
+static int submit_read(struct io_uring *ring, int fd, uint32_t slot, unsigned count, void *buf)
 {
 	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-	int e, res;
+	int e;
 
 	if (count == 0 || count > SWAP_READ_MAX)
 		return -EINVAL;
-	sqe = io_uring_get_sqe(&sf->rring);
+	sqe = io_uring_get_sqe(ring);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_read(sqe, sf->fd, buf, count * PAGE, (uint64_t)slot * PAGE);
+	io_uring_prep_read(sqe, fd, buf, count * PAGE, (uint64_t)slot * PAGE);
+	io_uring_sqe_set_data64(sqe, count);
 	do {
-		e = io_uring_submit(&sf->rring);
+		e = io_uring_submit(ring);
 	} while (e == -EINTR);
-	if (e < 0)
-		return e;
+	return e < 0 ? e : 0;
+}
+
+/* Wait for the one read in flight on ring; a short read is -EIO. */
+static int wait_read(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	int e, res;
+	uint64_t count;
+
 	do {
-		e = io_uring_wait_cqe(&sf->rring, &cqe);
+		e = io_uring_wait_cqe(ring, &cqe);
 	} while (e == -EINTR);
 	if (e)
 		return e;
 	res = cqe->res;
-	io_uring_cqe_seen(&sf->rring, cqe);
+	count = io_uring_cqe_get_data64(cqe);
+	io_uring_cqe_seen(ring, cqe);
 	if (res < 0)
 		return res;
 	return res == (int)(count * PAGE) ? 0 : -EIO;
+}
+
+int swapfile_read(struct swapfile *sf, uint32_t slot, unsigned count, void *buf)
+{
+	int e = submit_read(&sf->rring, sf->fd, slot, count, buf);
+
+	return e ? e : wait_read(&sf->rring);
+}
+
+int swapfile_read_start(struct swapfile *sf, uint32_t slot, unsigned count, void *buf)
+{
+	int e;
+
+	if (sf->ahead)
+		return -EBUSY;
+	e = submit_read(&sf->aring, sf->fd, slot, count, buf);
+	sf->ahead = !e;
+	return e;
+}
+
+int swapfile_read_finish(struct swapfile *sf)
+{
+	if (!sf->ahead)
+		return -EINVAL;
+	sf->ahead = 0;
+	return wait_read(&sf->aring);
 }

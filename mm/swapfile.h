@@ -5,8 +5,10 @@
  * waited for together; reads bring in a contiguous run of slots at once
  * (swap-in with prefetch).  The file is removed by swapfile_close.
  *
- * Two rings: one for the reclaim thread's writes, one for the fault
- * thread's reads, so neither waits on the other's lock.
+ * Three rings: one for the reclaim thread's writes, one for swap-in reads
+ * the fault service waits for, and one for a single readahead left in
+ * flight while the guest runs on.  None needs a lock of its own: the
+ * caller serialises each ring's users (guest_mem does, per VM).
  */
 #ifndef MEMVISOR_MM_SWAPFILE_H
 #define MEMVISOR_MM_SWAPFILE_H
@@ -45,6 +47,15 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n);
 
 /* Read `count` consecutive slots from `slot` into buf (count * 4 KiB, aligned). */
 int swapfile_read(struct swapfile *sf, uint32_t slot, unsigned count, void *buf);
+
+/*
+ * Readahead: start reading `count` slots from `slot` into buf and return at
+ * once; finish waits for it (0, or -errno; a short read is -EIO).  One at
+ * a time: a second start before the finish is -EBUSY.  swapfile_close
+ * waits for one still in flight.
+ */
+int swapfile_read_start(struct swapfile *sf, uint32_t slot, unsigned count, void *buf);
+int swapfile_read_finish(struct swapfile *sf);
 
 /* Whether O_DIRECT is in use, and the file's path. */
 int swapfile_direct(const struct swapfile *sf);
