@@ -125,6 +125,7 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	gm->stop_fd = -1;
 	gm->pagemap_fd = -1;
 	pthread_mutex_init(&gm->lock, NULL);
+	pthread_cond_init(&gm->io_cond, NULL);
 	snprintf(gm->name, sizeof(gm->name), "%s", cfg->name);
 	if (cfg->size == 0 || cfg->size % GM_PAGE || cfg->size / GM_PAGE > UINT32_MAX - 1)
 		return ERR("guest memory size %llu is not a usable multiple of 4 KiB",
@@ -147,9 +148,10 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	gm->sample_idx = calloc(gm->nsample, sizeof(uint32_t));
 	gm->zero_buf = alloc_pages(gm->fault_around);
 	gm->io_buf = alloc_pages(gm->prefetch);
+	gm->ahead_buf = alloc_pages(gm->prefetch);
 	gm->stage = alloc_pages(SWAP_BATCH_MAX);
 	gm->sample_buf = alloc_pages(gm->nsample);
-	if (!gm->state || !gm->slot || !gm->sample_idx || !gm->zero_buf || !gm->io_buf ||
+	if (!gm->state || !gm->slot || !gm->sample_idx || !gm->zero_buf || !gm->io_buf || !gm->ahead_buf ||
 	    !gm->stage || !gm->sample_buf)
 		return ERR("out of memory for page metadata");
 	memset(gm->slot, 0xff, (size_t)gm->npages * sizeof(uint32_t));
@@ -164,17 +166,21 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 		return ERR("reading pagemap: %s", strerror(-rc));
 
 	gm->sigbus = cfg->sigbus;
+	gm->kernel_swap = cfg->kernel_swap;
+	gm->ra_win = 1;
 	if (uffd_open(&gm->uffd, cfg->sigbus, uerr, sizeof(uerr)) < 0)
 		return ERR("%s", uerr);
-	if (!gm->uffd.has_wp)
+	if (!gm->uffd.has_wp && !gm->kernel_swap)
 		logf_(gm, "kernel lacks userfaultfd write-protect for anonymous memory: swapping is off");
 	if (uffd_register(&gm->uffd, ram, gm->size, uerr, sizeof(uerr)) < 0)
 		return ERR("%s", uerr);
-	gm->swap_disabled = !gm->uffd.has_wp;
+	gm->swap_disabled = !gm->uffd.has_wp && !gm->kernel_swap;
 
 	gm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (gm->stop_fd < 0)
 		return ERR("eventfd: %s", strerror(errno));
+	if (gm->kernel_swap)
+		return 0; /* the host's swap holds the pages: no file of ours */
 	gm->swap = swapfile_open(cfg->swap_dir, gm->name,
 				 cfg->swap_max_pages ? cfg->swap_max_pages : gm->npages, uerr, sizeof(uerr));
 	if (!gm->swap)
@@ -221,45 +227,150 @@ static void fault_untouched(struct guest_mem *gm, uint32_t p, int write)
 	gm->n_mapped += run;
 }
 
-/* Swap-in with prefetch: one read of a contiguous slot run, one UFFDIO_COPY. */
-static void fault_swapped(struct guest_mem *gm, uint32_t p)
+/*
+ * The swap-in window, as the kernel's readahead grows its own: a fault at
+ * or just past the end of the previous run is a sequential access and
+ * doubles the window, up to the prefetch limit; any other fault starts
+ * over at one page, so random access reads no page it did not ask for.
+ */
+static unsigned swapin_window(struct guest_mem *gm, uint32_t p)
 {
-	uint32_t s = gm->slot[p], run = 1;
-	int rc = -EIO;
+	if (p >= gm->ra_next && p - gm->ra_next <= gm->ra_win)
+		gm->ra_win = gm->ra_win * 2 > gm->prefetch ? gm->prefetch : gm->ra_win * 2;
+	else
+		gm->ra_win = 1;
+	return gm->ra_win;
+}
 
-	while (run < gm->prefetch && p + run < gm->npages && st(gm, p + run) == GM_SWAPPED &&
-	       gm->slot[p + run] == s + run)
+/* Swapped pages from p on whose slots follow on from p's, at most max. */
+static uint32_t slot_run(const struct guest_mem *gm, uint32_t p, unsigned max)
+{
+	uint32_t run = 1;
+
+	while (run < max && p + run < gm->npages && st(gm, p + run) == GM_SWAPPED &&
+	       gm->slot[p + run] == gm->slot[p] + run)
 		run++;
-	/* Only this thread changes swapped pages, so the I/O runs unlocked. */
-	pthread_mutex_unlock(&gm->lock);
-	for (int tries = 0; tries < 3 && rc; tries++)
-		rc = swapfile_read(gm->swap, s, run, gm->io_buf);
-	pthread_mutex_lock(&gm->lock);
+	return run;
+}
+
+/*
+ * Pages [p, p + run) have been read into buf: map them with one
+ * UFFDIO_COPY, which also wakes whoever waits on them, and free their
+ * slots.  The first page is the one the guest asked for, unless ahead.
+ */
+static int map_read_pages(struct guest_mem *gm, uint32_t p, uint32_t run, const uint8_t *buf, int ahead)
+{
+	int rc = uffd_copy(gm->uffd.fd, page(gm, p), buf, (size_t)run * GM_PAGE, 0);
+
 	if (rc) {
 		char msg[160];
-		gm->swap_errors++;
-		snprintf(msg, sizeof(msg), "swap-in of gpa 0x%llx from slot %u failed after 3 tries: %s",
-			 (unsigned long long)p * GM_PAGE, s, strerror(-rc));
-		fail_vm(gm, msg);
-		return;
-	}
-	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->io_buf, (size_t)run * GM_PAGE, 0);
-	if (rc) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "UFFDIO_COPY of a swapped-in page at gpa 0x%llx: %s",
+		snprintf(msg, sizeof(msg), "UFFDIO_COPY of swapped-in pages at gpa 0x%llx: %s",
 			 (unsigned long long)p * GM_PAGE, strerror(-rc));
 		fail_vm(gm, msg);
-		return;
+		return rc;
 	}
 	for (uint32_t i = 0; i < run; i++) {
 		slots_release(swapfile_slots(gm->swap), gm->slot[p + i]);
 		gm->slot[p + i] = SLOT_NONE;
-		/* Prefetched neighbours keep their sample mark: untouched so far. */
+		/* Prefetched pages keep their sample mark: untouched so far. */
 		set_state(gm, p + i, GM_PRESENT,
-			  i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+			  i == 0 && !ahead ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
 	}
 	gm->swapins += run;
-	gm->swapin_faults++;
+	if (ahead)
+		gm->readahead_pages += run;
+	return 0;
+}
+
+static void swapin_failed(struct guest_mem *gm, uint32_t p, uint32_t slot, int rc)
+{
+	char msg[160];
+
+	gm->swap_errors++;
+	snprintf(msg, sizeof(msg), "swap-in of gpa 0x%llx from slot %u failed after 3 tries: %s",
+		 (unsigned long long)p * GM_PAGE, slot, strerror(-rc));
+	fail_vm(gm, msg);
+}
+
+/* Complete the readahead in flight (lock held; the read is mostly done). */
+static void finish_ahead(struct guest_mem *gm)
+{
+	uint32_t p = gm->ahead_first, n = gm->ahead_n;
+	int rc = swapfile_read_finish(gm->swap);
+
+	gm->ahead_n = 0;
+	/* A failed readahead costs nothing: the pages wait, swapped, for their fault. */
+	for (uint32_t i = 0; i < n; i++)
+		set_state(gm, p + i, GM_SWAPPED, (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	if (!rc)
+		map_read_pages(gm, p, n, gm->ahead_buf, 1);
+	pthread_cond_broadcast(&gm->io_cond);
+}
+
+/* Start reading the run at q while the guest works through the last one. */
+static void start_ahead(struct guest_mem *gm, uint32_t q)
+{
+	uint32_t n;
+
+	if (gm->ahead_n || q >= gm->npages || st(gm, q) != GM_SWAPPED)
+		return;
+	n = slot_run(gm, q, gm->prefetch);
+	if (swapfile_read_start(gm->swap, gm->slot[q], n, gm->ahead_buf))
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		set_state(gm, q + i, GM_READING, (uint8_t)(gm->state[q + i] & GM_SAMPLE));
+	gm->ahead_first = q;
+	gm->ahead_n = n;
+	gm->ra_next = q + n;
+}
+
+/*
+ * Swap-in (lock held): one read of a contiguous slot run, one UFFDIO_COPY.
+ * Once a sequential stream has grown the window to its limit, the next
+ * run is read ahead while the guest consumes this one, so its next fault
+ * finds the data in memory (swap-in then costs a fault and a copy).
+ */
+static void fault_swapped(struct guest_mem *gm, uint32_t p)
+{
+	uint32_t s, run;
+	int rc = -EIO;
+
+	if (gm->ahead_n) {
+		int hit = p >= gm->ahead_first && p - gm->ahead_first < gm->ahead_n;
+		finish_ahead(gm);
+		if (hit && st(gm, p) == GM_PRESENT) {
+			gm->swapin_faults++;
+			start_ahead(gm, gm->ra_next);
+			return;
+		}
+	}
+	/* Another thread reads it, or uses the buffer: wait, then look again. */
+	while (st(gm, p) == GM_READING || (st(gm, p) == GM_SWAPPED && gm->io_busy))
+		pthread_cond_wait(&gm->io_cond, &gm->lock);
+	if (st(gm, p) != GM_SWAPPED) {
+		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
+		return;
+	}
+	s = gm->slot[p];
+	run = slot_run(gm, p, swapin_window(gm, p));
+	gm->ra_next = p + run;
+	for (uint32_t i = 0; i < run; i++)
+		set_state(gm, p + i, GM_READING, (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	gm->io_busy = 1;
+	pthread_mutex_unlock(&gm->lock);
+	for (int tries = 0; tries < 3 && rc; tries++)
+		rc = swapfile_read(gm->swap, s, run, gm->io_buf);
+	pthread_mutex_lock(&gm->lock);
+	for (uint32_t i = 0; i < run; i++)
+		set_state(gm, p + i, GM_SWAPPED, (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	if (rc)
+		swapin_failed(gm, p, s, rc);
+	else if (!map_read_pages(gm, p, run, gm->io_buf, 0))
+		gm->swapin_faults++;
+	gm->io_busy = 0;
+	pthread_cond_broadcast(&gm->io_cond);
+	if (!rc && gm->prefetch > 1 && gm->ra_win == gm->prefetch)
+		start_ahead(gm, gm->ra_next);
 }
 
 static void fault_sampled(struct guest_mem *gm, uint32_t p)
@@ -301,6 +412,7 @@ static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state 
 		fault_untouched(gm, p, write);
 		break;
 	case GM_SWAPPED:
+	case GM_READING:
 		kind = GM_FAULT_SWAPIN;
 		fault_swapped(gm, p);
 		break;
@@ -310,6 +422,8 @@ static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state 
 		break;
 	case GM_PRESENT:
 	case GM_EVICTING:
+	case GM_KSWAPPED: /* the kernel's own swap-in path serves these */
+	case GM_NSTATES:
 		/* Already resolved (another vCPU's fault on the same page). */
 		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
 		break;
@@ -343,9 +457,11 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 		return;
 	}
 	/* A fault that takes host memory may wait for reclaim (the low state). */
-	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write : (s == GM_SWAPPED || s == GM_SAMPLED))) {
+	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write :
+			 (s == GM_SWAPPED || s == GM_READING || s == GM_SAMPLED))) {
 		pthread_mutex_unlock(&gm->lock);
-		mm_host_gate(gm->host, s == GM_SWAPPED ? gm->prefetch : s == GM_SAMPLED ? 1 : gm->fault_around,
+		mm_host_gate(gm->host, s == GM_SAMPLED ? 1 : s == GM_SWAPPED || s == GM_READING ? gm->prefetch :
+			     gm->fault_around,
 			     &gm->stopping);
 		pthread_mutex_lock(&gm->lock);
 		s = st(gm, p);
@@ -372,7 +488,8 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 		int all = 1;
 		for (uint32_t p = first; p <= last; p++) {
 			enum gm_state s = st(gm, p);
-			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING)
+			/* A kernel-swapped page faults back in through the kernel. */
+			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING || s == GM_KSWAPPED)
 				continue;
 			all = 0;
 			serve(gm, p, s, 0);
@@ -466,11 +583,13 @@ void guest_mem_destroy(struct guest_mem *gm)
 	free(gm->sample_idx);
 	free_pages(gm->zero_buf, gm->fault_around);
 	free_pages(gm->io_buf, gm->prefetch);
+	free_pages(gm->ahead_buf, gm->prefetch);
 	free_pages(gm->stage, SWAP_BATCH_MAX);
 	free_pages(gm->sample_buf, gm->nsample);
 	gm->state = NULL;
 	gm->slot = NULL;
 	pthread_mutex_destroy(&gm->lock);
+	pthread_cond_destroy(&gm->io_cond);
 }
 
 /* ---- eviction ------------------------------------------------------------- */
@@ -514,21 +633,55 @@ static void wp_run(struct guest_mem *gm, uint32_t p, uint32_t n)
 	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, 1);
 }
 
-unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
+static void pageout_run(struct guest_mem *gm, uint32_t p, uint32_t n)
 {
-	uint32_t v[SWAP_BATCH_MAX];
+	if (madvise(page(gm, p), (size_t)n * GM_PAGE, MADV_PAGEOUT) && !gm->kswap_refused) {
+		logf_(gm, "MADV_PAGEOUT: %s", strerror(errno));
+		gm->kswap_refused = 1;
+	}
+}
+
+/*
+ * Kernel-swap mode (lock held, released on return): hand the victims to
+ * the host's swap and keep as kswapped those that really left.
+ */
+static unsigned page_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
+{
+	uint64_t e;
+	unsigned freed = 0;
+
+	for_runs(gm, v, n, pageout_run);
+	for (unsigned i = 0; i < n; i++) {
+		if (pagemap_read(gm->pagemap_fd, page(gm, v[i]), 1, &e) || (e & PM_PRESENT))
+			continue; /* still resident: swap off or full, or touched again */
+		set_state(gm, v[i], GM_KSWAPPED, 0);
+		gm->swapouts++;
+		freed++;
+	}
+	if (n && !freed && !gm->kswap_refused) {
+		logf_(gm, "MADV_PAGEOUT left every page resident: is host swap on, and not full?");
+		gm->kswap_refused = 1;
+	}
+	if (n && !freed)
+		gm->swap_full = 1;
+	else if (freed)
+		gm->kswap_refused = gm->swap_full = 0;
+	pthread_mutex_unlock(&gm->lock);
+	return freed;
+}
+
+/*
+ * Write the victims to the swap file and free their host pages (lock
+ * held, released on return).  Returns pages freed.
+ */
+static unsigned swap_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
+{
 	struct swap_write w[SWAP_BATCH_MAX];
-	unsigned n, freed = 0;
+	unsigned freed = 0;
 	int rc;
 
-	if (want > SWAP_BATCH_MAX)
-		want = SWAP_BATCH_MAX;
-	pthread_mutex_lock(&gm->lock);
-	if (gm->swap_disabled) {
-		pthread_mutex_unlock(&gm->lock);
-		return 0;
-	}
-	n = pick_victims(gm, v, want);
+	if (gm->kernel_swap)
+		return page_out(gm, v, n);
 	/* "Full" clears only once a batch's worth is free again: no flapping. */
 	if (gm->swap_full && swapfile_slots(gm->swap)->limit - swapfile_slots(gm->swap)->used >= SWAP_BATCH_MAX)
 		gm->swap_full = 0;
@@ -590,6 +743,48 @@ unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
 	return freed;
 }
 
+unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
+{
+	uint32_t v[SWAP_BATCH_MAX];
+
+	if (want > SWAP_BATCH_MAX)
+		want = SWAP_BATCH_MAX;
+	pthread_mutex_lock(&gm->lock);
+	if (gm->swap_disabled) {
+		pthread_mutex_unlock(&gm->lock);
+		return 0;
+	}
+	return swap_out(gm, v, pick_victims(gm, v, want));
+}
+
+uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint32_t v[SWAP_BATCH_MAX], p, end;
+	uint64_t freed = 0;
+
+	if (gpa >= gm->size || len > gm->size - gpa || !len)
+		return 0;
+	p = (uint32_t)(gpa / GM_PAGE);
+	end = (uint32_t)((gpa + len + GM_PAGE - 1) / GM_PAGE);
+	while (p < end) {
+		unsigned n = 0, got;
+
+		pthread_mutex_lock(&gm->lock);
+		if (gm->swap_disabled) {
+			pthread_mutex_unlock(&gm->lock);
+			break;
+		}
+		for (; p < end && n < SWAP_BATCH_MAX; p++)
+			if (st(gm, p) == GM_PRESENT && !(gm->state[p] & GM_SAMPLE))
+				v[n++] = p;
+		got = swap_out(gm, v, n);
+		freed += got;
+		if (n && !got && gm->swap_full)
+			break; /* no room left: the rest stays resident */
+	}
+	return freed;
+}
+
 /* ---- reconciliation with the kernel's view ------------------------------------ */
 
 void guest_mem_reconcile(struct guest_mem *gm)
@@ -597,15 +792,14 @@ void guest_mem_reconcile(struct guest_mem *gm)
 	enum { CHUNK = 4096 };
 	uint64_t e[256];
 
-	if (!gm->zero_pfn)
-		return; /* no frame numbers: cannot tell zero page from a real one */
 	for (uint32_t base = 0; base < gm->npages; base += CHUNK) {
 		uint32_t end = gm->npages - base < CHUNK ? gm->npages : base + CHUNK;
 		int any = 0;
 
 		pthread_mutex_lock(&gm->lock);
+		/* Without frame numbers a zero page cannot be told from a real one. */
 		for (uint32_t p = base; p < end && !any; p++)
-			any = st(gm, p) == GM_ZERO;
+			any = (st(gm, p) == GM_ZERO && gm->zero_pfn) || st(gm, p) == GM_KSWAPPED;
 		pthread_mutex_unlock(&gm->lock);
 		if (!any)
 			continue;
@@ -616,10 +810,15 @@ void guest_mem_reconcile(struct guest_mem *gm)
 			pthread_mutex_lock(&gm->lock);
 			for (uint32_t i = 0; i < n; i++) {
 				/* A write to the zero page got a private copy from the kernel. */
-				if (st(gm, p + i) == GM_ZERO && (e[i] & PM_PRESENT) &&
+				if (st(gm, p + i) == GM_ZERO && (e[i] & PM_PRESENT) && gm->zero_pfn &&
 				    (e[i] & PM_PFN_MASK) != gm->zero_pfn)
 					set_state(gm, p + i, GM_PRESENT,
 						  (uint8_t)(GM_REF | (gm->state[p + i] & GM_SAMPLE)));
+				/* The kernel swapped it back in: the guest touched it. */
+				if (st(gm, p + i) == GM_KSWAPPED && (e[i] & PM_PRESENT)) {
+					set_state(gm, p + i, GM_PRESENT, GM_REF);
+					gm->swapins++;
+				}
 			}
 			pthread_mutex_unlock(&gm->lock);
 		}
@@ -671,6 +870,7 @@ void guest_mem_sample(struct guest_mem *gm)
 
 		if (gm->state[p] & GM_SAMPLE || s == GM_EVICTING || s == GM_SAMPLED)
 			continue; /* drawn twice, or busy: the sample is a little smaller */
+		/* A kswapped sample counts as touched once reconcile sees it back. */
 		if (s == GM_PRESENT) {
 			uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 1);
 			memcpy(gm->sample_buf + (size_t)taken * GM_PAGE, page(gm, p), GM_PAGE);
@@ -711,7 +911,7 @@ static uint64_t meta_bytes(const struct guest_mem *gm)
 
 static uint64_t buffer_bytes(const struct guest_mem *gm)
 {
-	return ((uint64_t)gm->fault_around + gm->prefetch + SWAP_BATCH_MAX + gm->nsample) * GM_PAGE;
+	return ((uint64_t)gm->fault_around + 2ULL * gm->prefetch + SWAP_BATCH_MAX + gm->nsample) * GM_PAGE;
 }
 
 uint64_t guest_mem_overhead(struct guest_mem *gm)
@@ -733,7 +933,8 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->mapped = gm->n_mapped * GM_PAGE;
 	s->consumed = held_pages(gm) * GM_PAGE;
 	s->zero = gm->n_state[GM_ZERO] * GM_PAGE;
-	s->swapped = gm->n_state[GM_SWAPPED] * GM_PAGE;
+	s->swapped = (gm->n_state[GM_SWAPPED] + gm->n_state[GM_KSWAPPED] + gm->n_state[GM_READING]) * GM_PAGE;
+	s->readahead_pages = gm->readahead_pages;
 	s->evicting = gm->n_state[GM_EVICTING] * GM_PAGE;
 	s->sampled = gm->n_state[GM_SAMPLED] * GM_PAGE;
 	s->swapins = gm->swapins;

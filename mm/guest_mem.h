@@ -11,8 +11,13 @@
  *   present    backed by a host page of its own ("consumed")
  *   evicting   being written to swap: write-protected, still present
  *   swapped    in a slot of the VM's swap file; the host page is freed
+ *   reading    swapped, and being read back (a fault's read, or readahead)
  *   sampled    dropped for one activity-sampling period; its content
  *              waits in a small side buffer
+ *   kswapped   handed to the host kernel's swap with MADV_PAGEOUT (the
+ *              kernel-mechanism mode, a bench peer): the kernel brings it
+ *              back on the next touch without telling us, and
+ *              guest_mem_reconcile notices from pagemap
  *
  * Faults are served by a thread per VM (the KVM memory-fault exit, where a
  * kernel offers it, is the vmm's business: it calls guest_mem_fault too).
@@ -32,7 +37,8 @@
 
 #define GM_PAGE 4096u
 
-enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED };
+enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED, GM_KSWAPPED,
+		GM_READING, GM_NSTATES };
 #define GM_STATE_MASK 0x0fu
 #define GM_REF        0x10u  /* faulted in since the clock hand last passed */
 #define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
@@ -47,18 +53,20 @@ struct guest_mem_config {
 	const char *swap_dir;
 	uint32_t swap_max_pages;     /* 0: as many as the VM has */
 	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64) */
-	unsigned prefetch;           /* swapped pages read per swap-in fault (1-64) */
+	unsigned prefetch;           /* most swapped pages read per swap-in fault (1-64) */
 	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
+	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
 };
 
 #define GM_DEFAULT_FAULT_AROUND 16
-#define GM_DEFAULT_PREFETCH     16
+#define GM_DEFAULT_PREFETCH     64
 #define GM_DEFAULT_SAMPLE_PAGES 100
 
 struct guest_mem_stats {
 	uint64_t memsz, mapped, consumed, zero, swapped, evicting, sampled;
 	uint64_t swapins, swapouts, swapin_faults;     /* pages, pages, faults */
+	uint64_t readahead_pages;                      /* of swapins, read ahead of a fault */
 	uint64_t faults[GM_FAULT_KINDS];
 	uint64_t active;                               /* bytes: the TCHD estimate */
 	uint64_t meta_bytes, buffer_bytes;
@@ -91,20 +99,29 @@ struct guest_mem {
 
 	uint8_t *zero_buf;           /* fault_around zero pages */
 	uint8_t *io_buf;             /* prefetch pages, for swap-in */
+	int io_busy;                 /* a thread is reading into io_buf, unlocked */
+	pthread_cond_t io_cond;      /* io_busy cleared, or pages left "reading" */
+	uint8_t *ahead_buf;          /* prefetch pages, for the readahead in flight */
+	uint32_t ahead_first, ahead_n; /* its pages; ahead_n 0: none in flight */
 	uint8_t *stage;              /* SWAP_BATCH_MAX pages, for swap-out */
 	uint8_t *sample_buf;         /* nsample pages */
 	uint32_t *sample_idx;
 	unsigned sample_live;        /* samples taken in the current period */
 
 	/* Page counts by state, and cumulative counters (under lock). */
-	uint64_t n_state[6];
+	uint64_t n_state[GM_NSTATES];
 	uint64_t n_mapped;
 	uint64_t swapins, swapouts, swapin_faults, swap_errors;
+	uint64_t readahead_pages;    /* swapped in ahead of the guest's faults */
 	uint64_t faults[GM_FAULT_KINDS];
 	struct hist fault_hist;
 	int swap_disabled;
 	int swap_full;
 	uint32_t clock_hand;
+	uint32_t ra_next;            /* page after the last swap-in run */
+	unsigned ra_win;             /* current swap-in window, 1..prefetch */
+	int kernel_swap;
+	int kswap_refused;           /* MADV_PAGEOUT left pages resident: host swap off or full */
 	uint64_t rng;
 	double active_frac;          /* smoothed fraction of pages touched per period */
 
@@ -145,7 +162,17 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
 /* Swap out up to `want` pages chosen by the clock; returns pages freed. */
 unsigned guest_mem_evict(struct guest_mem *gm, unsigned want);
 
-/* Catch up with what the kernel did behind our back (zero page written). */
+/*
+ * Swap out every resident page of [gpa, gpa + len) now, whatever the
+ * clock says: the guest's own request (a test and bench hook, so that a
+ * following pass measures swap-in alone).  Returns pages freed.
+ */
+uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/*
+ * Catch up with what the kernel did behind our back: a write to the zero
+ * page, or (kernel-swap mode) a kernel-swapped page faulted back in.
+ */
 void guest_mem_reconcile(struct guest_mem *gm);
 
 /* Close the current activity sample and open the next one. */

@@ -285,17 +285,24 @@ void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *s)
 	pthread_mutex_unlock(&h->lock);
 }
 
-uint64_t mm_host_machine_free(void)
+uint64_t mm_host_meminfo(const char *key)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	char line[256];
+	size_t klen = strlen(key);
 	unsigned long long kb = 0;
 
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+		if (!strncmp(line, key, klen) && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%llu kB", &kb) == 1)
 			break;
 	fclose(f);
 	return (uint64_t)kb * 1024;
+}
+
+uint64_t mm_host_machine_free(void)
+{
+	return mm_host_meminfo("MemAvailable");
 }

@@ -93,4 +93,7 @@ void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *st);
 /* Free memory of this machine (MemAvailable), the default budget. */
 uint64_t mm_host_machine_free(void);
 
+/* A /proc/meminfo field in bytes ("SwapFree", say), 0 if absent. */
+uint64_t mm_host_meminfo(const char *key);
+
 #endif

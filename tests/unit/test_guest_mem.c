@@ -26,10 +26,10 @@ struct region {
 	struct guest_mem gm;
 };
 
-static void region_open(struct region *r, size_t size)
+static void region_open_prefetch(struct region *r, size_t size, unsigned prefetch)
 {
 	struct guest_mem_config cfg = {
-		.name = "unit", .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = 8,
+		.name = "unit", .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = prefetch,
 	};
 
 	r->size = size;
@@ -38,6 +38,11 @@ static void region_open(struct region *r, size_t size)
 	madvise(r->ram, size, MADV_NOHUGEPAGE);
 	ck_assert_msg(guest_mem_init(&r->gm, &cfg, r->ram, NULL, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(guest_mem_start(&r->gm, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void region_open(struct region *r, size_t size)
+{
+	region_open_prefetch(r, size, 8);
 }
 
 static void region_close(struct region *r)
@@ -142,6 +147,57 @@ START_TEST(swap_out_and_in_keeps_every_byte)
 	/* Sequential reads swap in with prefetch: fewer faults than pages. */
 	ck_assert_uint_lt(s.swapin_faults, s.swapins);
 	ck_assert_uint_eq(swapfile_slots(r.gm.swap)->used, 0);
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(pageout_swaps_a_range_and_a_sequential_pass_reads_ahead)
+{
+	struct region r;
+	struct guest_mem_stats s;
+
+	region_open_prefetch(&r, 16 * MIB, 64);
+	fill(r.ram, 0, 4096, 5);
+	/* Outside RAM, or empty: nothing happens. */
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 16 * MIB, PG), 0);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 8 * MIB, 9 * MIB), 0);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 0), 0);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 16 * MIB), 4096);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.consumed, 0);
+	ck_assert_uint_eq(s.swapped, 16 * MIB);
+	ck_assert_int_le(smaps_rss(r.ram, r.size), 0);
+	ck_assert_uint_eq(swapfile_slots(r.gm.swap)->used, 4096);
+
+	ck_assert_uint_eq(bad_pages(r.ram, 0, 4096, 5), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.swapins, 4096);
+	ck_assert_uint_eq(s.swapped, 0);
+	/* The window grows to 64 and the stream is read ahead. */
+	ck_assert_uint_le(s.swapin_faults, 4096 / 64 + 8);
+	ck_assert_uint_ge(s.readahead_pages, 4096 / 2);
+	ck_assert_uint_eq(swapfile_slots(r.gm.swap)->used, 0);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(a_backward_pass_reads_no_neighbours)
+{
+	struct region r;
+	struct guest_mem_stats s;
+
+	region_open_prefetch(&r, 8 * MIB, 64);
+	fill(r.ram, 0, 2048, 6);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 8 * MIB), 2048);
+	/* Every other page, from the top down: no fault follows on from the last run. */
+	for (uint32_t p = 2047; p >= 1024; p -= 2)
+		(void)*(volatile uint64_t *)(r.ram + (size_t)p * PG);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.swapins, 512);
+	ck_assert_uint_eq(s.swapin_faults, 512);
+	ck_assert_uint_eq(s.readahead_pages, 0);
+	ck_assert_uint_eq(bad_pages(r.ram, 0, 2048, 6), 0);
 	region_close(&r);
 }
 END_TEST
@@ -272,6 +328,8 @@ START_TEST(host_reclaims_down_to_budget)
 	mm_host_get_stats(&h, &hs);
 	ck_assert_uint_ge(r.gm.swapouts, 4096);
 	ck_assert_uint_le(hs.consumed + hs.overhead, 16 * MIB);
+	/* It got there through the memory states: high, then hard or worse. */
+	ck_assert_uint_ge(hs.transitions, 1);
 	mm_host_stop(&h);
 	guest_mem_destroy(&r.gm);
 	mm_host_destroy(&h);
@@ -288,6 +346,8 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, first_read_costs_nothing);
 	tcase_add_test(tc, writes_consume_and_match_the_kernel);
 	tcase_add_test(tc, swap_out_and_in_keeps_every_byte);
+	tcase_add_test(tc, pageout_swaps_a_range_and_a_sequential_pass_reads_ahead);
+	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);
