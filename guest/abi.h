@@ -74,9 +74,20 @@ struct mv_bootinfo {
 #define MV_PORT_EXIT        0x700      /* outl: exit code; the VM ends */
 #define MV_PORT_LINE        0x704      /* outl: gpa of struct mv_line */
 #define MV_PORT_EVENT       0x708      /* outl: an MV_EVENT_* milestone, timed by the VMM */
+#define MV_PORT_PAGEOUT     0x70c      /* outl: gpa of struct mv_range to swap out now */
 #define MV_LINE_MAX         1024u      /* bytes of text in one line write */
 
 #define MV_EVENT_WORKLOAD_START 1u     /* ring 3 is about to run the workload */
+
+/*
+ * A request to swap a range of the guest's RAM out now, whatever the
+ * reclaim policy says (a test and bench hook: the pass after it measures
+ * swap-in alone).  The vCPU waits until it is done; page-aligned inward.
+ */
+struct mv_range {
+	uint64_t gpa;
+	uint64_t len;
+};
 
 struct mv_line {
 	uint32_t len;          /* bytes in text, <= MV_LINE_MAX */

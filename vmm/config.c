@@ -168,6 +168,15 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				cfg->fault_service = FAULT_SERVICE_VCPU;
 			else
 				return ERR("--fault-service: '%s' is not auto, thread or vcpu", v);
+		} else if (OPTION("--swap-backend")) {
+			if (!v)
+				return -1;
+			if (!strcmp(v, "file"))
+				cfg->kernel_swap = 0;
+			else if (!strcmp(v, "kernel"))
+				cfg->kernel_swap = 1;
+			else
+				return ERR("--swap-backend: '%s' is not file or kernel", v);
 		} else if (OPTION("--prefetch")) {
 			char *end;
 			unsigned long n;

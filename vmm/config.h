@@ -31,6 +31,7 @@ struct host_config {
 	const char *swap_dir;       /* NULL: a fresh temporary directory */
 	int fault_service;          /* FAULT_SERVICE_* */
 	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */
+	int kernel_swap;            /* --swap-backend kernel: MADV_PAGEOUT to host swap */
 	unsigned nvms;
 	struct vm_config vms[CONFIG_MAX_VMS];
 };

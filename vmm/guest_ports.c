@@ -47,6 +47,27 @@ static void line_write(struct vm *vm, uint64_t gpa)
 	console_write(&vm->con, text, len);
 }
 
+/* The guest asked for a range of its RAM to be swapped out now. */
+static void pageout_request(struct vm *vm, uint64_t gpa)
+{
+	struct mv_range r;
+	uint64_t t0, pages;
+
+	if (guest_mem_read(&vm->gm, gpa, &r, sizeof(r))) {
+		warn(vm, "pageout request outside guest RAM", MV_PORT_PAGEOUT, gpa);
+		return;
+	}
+	if (r.gpa >= vm->ram_size || r.len > vm->ram_size - r.gpa || r.len == 0) {
+		warn(vm, "pageout of a range outside guest RAM", MV_PORT_PAGEOUT, r.gpa);
+		return;
+	}
+	t0 = vm_now_ns();
+	pages = guest_mem_pageout(&vm->gm, r.gpa, r.len);
+	console_log(vm->name, "pageout at the guest's request: %llu of %llu pages swapped out in %.1f ms",
+		    (unsigned long long)pages, (unsigned long long)((r.len + 4095) / 4096),
+		    (double)(vm_now_ns() - t0) / 1e6);
+}
+
 static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value)
 {
 	struct vm *vm = v->vm;
@@ -77,6 +98,13 @@ static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value
 			unsigned long long zero = 0;
 			atomic_compare_exchange_strong(&vm->t_workload_ns, &zero, vm_now_ns());
 		}
+		return 0;
+	case MV_PORT_PAGEOUT:
+		if (size != 4) {
+			warn(vm, "pageout port needs a 32-bit write", port, value);
+			return 0;
+		}
+		pageout_request(vm, value);
 		return 0;
 	default:
 		/* COM1's other registers and stray ports are ignored, like open bus. */

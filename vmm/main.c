@@ -26,6 +26,7 @@
 
 static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
+"               [--prefetch N] [--swap-backend file|kernel]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -48,8 +49,13 @@ static const char usage_text[] =
 "  --stats FILE      write JSON lines (per VM and host) every second and at exit\n"
 "  --swap-dir DIR    where per-VM swap files go (default: a fresh directory under\n"
 "                    $TMPDIR or /var/tmp, removed at exit)\n"
-"  --prefetch N      swapped neighbours read back per swap-in fault, 1-64\n"
-"                    (default 16; docs/memory.md has the measurement)\n"
+"  --prefetch N      most swapped pages read back per swap-in fault, 1-64: the\n"
+"                    window doubles on sequential faults up to N (default 64;\n"
+"                    docs/memory.md has the measurement)\n"
+"  --swap-backend file|kernel\n"
+"                    file: per-VM swap files through io_uring (default);\n"
+"                    kernel: MADV_PAGEOUT to the host's swap, swap-in by the\n"
+"                    kernel's own fault path (a bench peer; needs swapon)\n"
 "  --fault-service auto|thread|vcpu\n"
 "                    who serves guest page faults: a thread per VM, or the vCPU\n"
 "                    thread on KVM memory-fault exits (Linux 6.8+); default auto\n"
@@ -216,13 +222,18 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		kvm_sys_close(&kvm);
 		return rc;
 	}
-	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch };
+	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch,
+					 .kernel_swap = cfg->kernel_swap };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
 	mm_host_init(&host, budget);
 	host.log = host_log;
 	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
 		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
 		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
+	if (cfg->kernel_swap)
+		console_log(NULL, "swap backend: kernel (MADV_PAGEOUT to host swap, %.1f MiB free of it%s)",
+			    (double)mm_host_meminfo("SwapFree") / 1048576.0,
+			    mm_host_meminfo("SwapTotal") ? "" : "; swap is OFF, nothing can be swapped");
 
 	vms = calloc(cfg->nvms, sizeof(*vms));
 	if (!vms) {

@@ -97,6 +97,11 @@ void plat_event(uint32_t event)
 	(void)event;
 }
 
+int plat_pageout(void *p, uint64_t bytes)
+{
+	return madvise(p, bytes, MADV_PAGEOUT) ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char cmdline[MV_CMDLINE_MAX];

@@ -61,3 +61,14 @@ void plat_event(uint32_t event)
 {
 	outl(MV_PORT_EVENT, event);
 }
+
+int plat_pageout(void *p, uint64_t bytes)
+{
+	static struct mv_range r;
+
+	/* RAM is identity mapped: the address is the gpa. */
+	r.gpa = (uint64_t)(uintptr_t)p;
+	r.len = bytes;
+	outl(MV_PORT_PAGEOUT, (uint32_t)(uintptr_t)&r);
+	return 0;
+}

@@ -3,6 +3,8 @@
  * a pattern, then read the first WS bytes a whole page at a time, round
  * robin, timing every page with the TSC.  When the VMM has taken pages
  * away, the slow reads are the faults; the histogram shows them.
+ * pageout=1 has all of SIZE swapped out between the fill and the reads,
+ * so that a sequential first pass measures swap-in and nothing else.
  */
 #include "workloads.h"
 
@@ -36,7 +38,7 @@ static uint64_t q_ns(const struct hist *h, double q, uint64_t khz)
 
 int wl_memstress(struct args *a)
 {
-	uint64_t size, ws, passes, secs, khz = plat_tsc_khz();
+	uint64_t size, ws, passes, secs, pageout, pageout_ns = 0, khz = plat_tsc_khz();
 	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
 	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
 	unsigned pat, order;
@@ -46,8 +48,8 @@ int wl_memstress(struct args *a)
 	if (wl_pages(a, "size", 0, &size) || wl_pages(a, "ws", size * PAGE_BYTES, &ws) ||
 	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
 	    args_uint(a, "passes", 0, &passes) || args_uint(a, "secs", 0, &secs) ||
-	    args_choice(a, "order", orders, 0, &order) ||
-	    args_all_taken(a, "memstress", "size ws pattern passes secs order"))
+	    args_choice(a, "order", orders, 0, &order) || args_uint(a, "pageout", 0, &pageout) ||
+	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout"))
 		return MV_EXIT_BAD_ARGS;
 	if (ws > size) {
 		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
@@ -72,6 +74,14 @@ int wl_memstress(struct args *a)
 		 (unsigned long)(size * PAGE_BYTES >> 20), pattern_names[pat],
 		 (unsigned long)(fill_ns / 1000000), (unsigned long)(ws * PAGE_BYTES >> 20),
 		 secs ? "seconds" : "passes", (unsigned long)(secs ? secs : passes));
+	if (pageout) {
+		t0 = rdtsc_ordered();
+		if (plat_pageout(buf, size * PAGE_BYTES)) {
+			plat_say("memstress: pageout refused");
+			return MV_EXIT_NO_MEMORY;
+		}
+		pageout_ns = tsc_to_ns(rdtsc_ordered() - t0, khz);
+	}
 
 	start = prev = sec_start = rdtsc_ordered();
 	next_report = start + khz * 1000;
@@ -118,12 +128,13 @@ out:
 	sink = sum;
 	now = tsc_to_ns(prev - start, khz);
 	plat_say("RESULT workload=memstress size_mb=%lu ws_mb=%lu pattern=%s order=%s passes=%lu pages_read=%lu "
-		 "mb_per_s=%lu p50_ns=%lu p99_ns=%lu p999_ns=%lu max_ns=%lu fill_ms=%lu read_ms=%lu",
+		 "mb_per_s=%lu p50_ns=%lu p99_ns=%lu p999_ns=%lu max_ns=%lu fill_ms=%lu read_ms=%lu "
+		 "pageout_ms=%lu",
 		 (unsigned long)(size * PAGE_BYTES >> 20), (unsigned long)(ws * PAGE_BYTES >> 20),
 		 pattern_names[pat], orders[order], (unsigned long)done_passes, (unsigned long)pages_read,
 		 (unsigned long)mib_per_s(pages_read, now), (unsigned long)q_ns(&total, 0.5, khz),
 		 (unsigned long)q_ns(&total, 0.99, khz), (unsigned long)q_ns(&total, 0.999, khz),
 		 (unsigned long)tsc_to_ns(total.max, khz), (unsigned long)(fill_ns / 1000000),
-		 (unsigned long)(now / 1000000));
+		 (unsigned long)(now / 1000000), (unsigned long)(pageout_ns / 1000000));
 	return MV_EXIT_OK;
 }

@@ -24,6 +24,9 @@ void plat_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A milestone the VMM timestamps (MV_EVENT_*); nothing on a host. */
 void plat_event(uint32_t event);
 
+/* Have the pages of [p, p + bytes) swapped out now; 0, or -1 if refused. */
+int plat_pageout(void *p, uint64_t bytes);
+
 static inline uint64_t rdtsc_ordered(void)
 {
 	uint32_t lo, hi;
