@@ -138,7 +138,7 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	gm->prefetch = cfg->prefetch ? cfg->prefetch : GM_DEFAULT_PREFETCH;
 	gm->nsample = cfg->sample_pages ? cfg->sample_pages : GM_DEFAULT_SAMPLE_PAGES;
 	if (gm->fault_around > 64 || gm->prefetch > SWAP_READ_MAX || gm->nsample > 10000)
-		return ERR("fault_around and prefetch take 1-64 pages, sampling at most 10000");
+		return ERR("fault_around takes 1-64 pages, prefetch 1-%d, sampling at most 10000", SWAP_READ_MAX);
 	if (gm->nsample > gm->npages)
 		gm->nsample = gm->npages;
 	gm->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)ram ^ now_ns();

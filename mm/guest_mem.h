@@ -53,14 +53,14 @@ struct guest_mem_config {
 	const char *swap_dir;
 	uint32_t swap_max_pages;     /* 0: as many as the VM has */
 	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64) */
-	unsigned prefetch;           /* most swapped pages read per swap-in fault (1-64) */
+	unsigned prefetch;           /* most swapped pages read per swap-in fault (1-SWAP_READ_MAX) */
 	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
 	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
 };
 
 #define GM_DEFAULT_FAULT_AROUND 16
-#define GM_DEFAULT_PREFETCH     64
+#define GM_DEFAULT_PREFETCH     128
 #define GM_DEFAULT_SAMPLE_PAGES 100
 
 struct guest_mem_stats {

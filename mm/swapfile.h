@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define SWAP_BATCH_MAX 64          /* pages in one write batch */
-#define SWAP_READ_MAX  64          /* slots in one read */
+#define SWAP_READ_MAX  256         /* slots in one read */
 
 struct swap_write {
 	uint32_t slot;

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "size.h"
+#include "../mm/swapfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -184,8 +185,8 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return -1;
 			errno = 0;
 			n = strtoul(v, &end, 10);
-			if (errno || end == v || *end || n < 1 || n > 64)
-				return ERR("--prefetch: '%s' is not a number of pages from 1 to 64", v);
+			if (errno || end == v || *end || n < 1 || n > SWAP_READ_MAX)
+				return ERR("--prefetch: '%s' is not a number of pages from 1 to %d", v, SWAP_READ_MAX);
 			cfg->prefetch = (unsigned)n;
 		} else if (OPTION("--swap-dir")) {
 			if (!v)

@@ -41,6 +41,9 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	int64_t rss = -1;
 
 	if (vm->gm_inited) {
+		/* Kernel-swapped pages come back unseen: look before counting. */
+		if (vm->gm.kernel_swap)
+			guest_mem_reconcile(&vm->gm);
 		guest_mem_get_stats(&vm->gm, &m);
 		/* The kernel's own count of the pages backing guest RAM. */
 		rss = smaps_rss(vm->ram, vm->ram_size);
@@ -52,13 +55,14 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		fprintf(f, ",\"exit_code\":%d", code);
 	fprintf(f, ",\"vcpus\":%u,\"memsz_mb\":%.1f,\"mapped_mb\":%.2f,\"consumed_mb\":%.2f,"
 		"\"zero_mb\":%.2f,\"tchd_mb\":%.2f,\"swcur_mb\":%.2f,\"swr\":%llu,\"sww\":%llu,"
-		"\"swr_s\":%.0f,\"sww_s\":%.0f,\"swapin_faults\":%llu,\"zero_faults\":%llu,"
+		"\"swr_s\":%.0f,\"sww_s\":%.0f,\"swapin_faults\":%llu,\"swr_ahead\":%llu,\"zero_faults\":%llu,"
 		"\"fault_p50_us\":%.1f,\"fault_p99_us\":%.1f,\"fault_max_us\":%.1f,"
 		"\"meta_kb\":%.1f,\"meta_pct\":%.3f,\"ovhd_mb\":%.2f,\"swap_full\":%s,\"swap_errors\":%llu",
 		vm->nvcpus, MB(vm->ram_size), MB(m.mapped), MB(m.consumed), MB(m.zero), MB(m.active),
 		MB(m.swapped), (unsigned long long)m.swapins, (unsigned long long)m.swapouts,
 		rate(m.swapins, &vm->prev_swr, t, vm->prev_t), rate(m.swapouts, &vm->prev_sww, t, vm->prev_t),
-		(unsigned long long)m.swapin_faults, (unsigned long long)m.faults[GM_FAULT_ZERO],
+		(unsigned long long)m.swapin_faults, (unsigned long long)m.readahead_pages,
+		(unsigned long long)m.faults[GM_FAULT_ZERO],
 		(double)m.fault_p50_ns / 1e3, (double)m.fault_p99_ns / 1e3, (double)m.fault_max_ns / 1e3,
 		(double)m.meta_bytes / 1024.0, vm->ram_size ? 100.0 * (double)m.meta_bytes / (double)vm->ram_size : 0,
 		MB(m.meta_bytes + m.buffer_bytes), m.swap_full ? "true" : "false",

@@ -290,8 +290,11 @@ void vm_join(struct vm *vm)
 
 static void release_memory(struct vm *vm)
 {
-	if (vm->gm_inited)
+	if (vm->gm_inited) {
+		/* The last figures: first catch up with what the kernel did. */
+		guest_mem_reconcile(&vm->gm);
 		guest_mem_get_stats(&vm->gm, &vm->last_mem);
+	}
 	if (vm->host)
 		mm_host_remove(vm->host, &vm->gm);
 	vm->host = NULL;

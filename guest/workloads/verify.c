@@ -4,6 +4,7 @@
  * first 16 bytes; then every page is read back and compared, PASSES times.
  * Whatever the VMM did in between (zero pages, swapping, compression,
  * sharing, ballooning), the content must come back bit for bit.
+ * pageout=1 has the whole buffer swapped out between writing and checking.
  */
 #include "workloads.h"
 
@@ -15,16 +16,16 @@
 
 int wl_verify(struct args *a)
 {
-	uint64_t pages, seed, passes, khz = plat_tsc_khz();
+	uint64_t pages, seed, passes, pageout, khz = plat_tsc_khz();
 	uint64_t t0, write_ns, check_start, next_report, bad = 0, bitmap_bytes;
 	unsigned pat;
 	uint8_t *buf;
 	uint64_t *badmap;
 
 	if (wl_pages(a, "size", 0, &pages) || args_uint(a, "seed", 1, &seed) ||
-	    args_uint(a, "passes", 1, &passes) ||
+	    args_uint(a, "passes", 1, &passes) || args_uint(a, "pageout", 0, &pageout) ||
 	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
-	    args_all_taken(a, "verify", "size seed passes pattern"))
+	    args_all_taken(a, "verify", "size seed passes pattern pageout"))
 		return MV_EXIT_BAD_ARGS;
 	if (!passes) {
 		plat_say("verify: passes= must be at least 1");
@@ -49,6 +50,10 @@ int wl_verify(struct args *a)
 	plat_say("verify: wrote %lu pages (%s, seed %lu) in %lu ms; checking %lu passes",
 		 (unsigned long)pages, pattern_names[pat], (unsigned long)seed,
 		 (unsigned long)(write_ns / 1000000), (unsigned long)passes);
+	if (pageout && plat_pageout(buf, pages * PAGE_BYTES)) {
+		plat_say("verify: pageout refused");
+		return MV_EXIT_NO_MEMORY;
+	}
 
 	check_start = rdtsc_ordered();
 	next_report = check_start + khz * 1000;

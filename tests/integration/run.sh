@@ -257,6 +257,45 @@ t_verify_two_vms_overcommit_2() {
 	expect 'grep -q "\"sww\":[1-9]" "$WORK/s.jsonl"'
 }
 
+# last_stat VM KEY: KEY in VM's last stats line (the one written at exit).
+last_stat() {
+	grep "\"vm\":\"$1\"" "$WORK/s.jsonl" | tail -n 1 | python3 -c "import json,sys; print(json.load(sys.stdin)[\"$2\"])"
+}
+
+t_pageout_then_verify_reads_ahead() {
+	vmm run --stats "$WORK/s.jsonl" --mem 128M --append "workload=verify size=64M seed=3 pageout=1"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	# Nearly all 16384 pages left (a few may be in the activity sample).
+	expect '[ "$(sed -n "s/.*guest.s request: \([0-9]*\) of 16384 pages.*/\1/p" "$ERR")" -ge 16000 ]'
+	expect '[ "$(last_stat vm0 swr)" -ge 16000 ]'
+	# A sequential check pass streams: most pages come in ahead of a fault.
+	expect '[ "$(last_stat vm0 swr_ahead)" -ge 8000 ]'
+	expect '[ "$(last_stat vm0 swapin_faults)" -le 1000 ]'
+}
+
+# The kernel-mechanism peer: MADV_PAGEOUT to a host swap file set up here.
+t_kernel_swap_backend_loses_nothing() {
+	local sw=$BUILD/it-host.swap
+	rm -f "$sw"
+	if ! { fallocate -l 128M "$sw" && chmod 600 "$sw" && mkswap "$sw" >/dev/null && swapon "$sw"; }; then
+		expect 'false # host swap could not be turned on (needs root and a disk filesystem)'
+		rm -f "$sw"
+		return
+	fi
+	vmm run --swap-backend kernel --stats "$WORK/s.jsonl" --mem 128M \
+		--append "workload=verify size=64M seed=4 pageout=1 passes=2"
+	swapoff "$sw"
+	rm -f "$sw"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	expect 'grep -q "swap backend: kernel" "$ERR"'
+	expect '[ "$(sed -n "s/.*guest.s request: \([0-9]*\) of 16384 pages.*/\1/p" "$ERR")" -ge 16000 ]'
+	# The kernel brought them back; reconciliation saw it.
+	expect '[ "$(last_stat vm0 swr)" -ge 16000 ]'
+	expect '[ "$(last_stat vm0 swcur_mb)" = 0.0 ]'
+}
+
 t_consumed_agrees_with_the_kernel() {
 	vmm run --stats "$WORK/s.jsonl" --mem 128M --append "workload=memstress size=96M ws=64M secs=3"
 	expect '[ $RC -eq 0 ]'
@@ -291,6 +330,8 @@ t_swap_files_live_in_swap_dir_and_go_on_sigterm() {
 }
 
 t_bad_swap_dir() { bad_input 64 "is not a directory" run --swap-dir /nonexistent/swap --mem 16M; }
+t_bad_swap_backend() { bad_input 64 "not file or kernel" run --swap-backend zram --mem 16M; }
+t_bad_prefetch() { bad_input 64 "from 1 to 256" run --prefetch 1000 --mem 16M; }
 t_bad_fault_service() { bad_input 64 "not auto, thread or vcpu" run --fault-service magic --mem 16M; }
 
 # ---- exit codes and failures -------------------------------------------------

@@ -148,7 +148,28 @@ static const struct {
 	{ { "--mem", "1G", "stray", NULL }, "unexpected argument 'stray'" },
 	{ { "--stats", "", "--mem", "1G", NULL }, "empty file name" },
 	{ { "--vm", "name=abcdefghijabcdefghijabcdefghijxx,mem=1G", NULL }, "bad name" },
+	{ { "--prefetch", "0", "--mem", "1G", NULL }, "from 1 to 256" },
+	{ { "--prefetch", "257", "--mem", "1G", NULL }, "from 1 to 256" },
+	{ { "--prefetch", "8x", "--mem", "1G", NULL }, "from 1 to 256" },
+	{ { "--swap-backend", "disk", "--mem", "1G", NULL }, "not file or kernel" },
 };
+
+START_TEST(config_swap_options)
+{
+	struct host_config cfg;
+	const char *args[] = { "--prefetch", "256", "--swap-backend", "kernel", "--mem", "64M", NULL };
+	const char *dflt[] = { "--mem", "64M", NULL };
+
+	ck_assert_msg(parse(&cfg, args) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.prefetch, 256);
+	ck_assert_int_eq(cfg.kernel_swap, 1);
+	config_free(&cfg);
+	ck_assert_msg(parse(&cfg, dflt) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.prefetch, 0); /* the memory manager's default */
+	ck_assert_int_eq(cfg.kernel_swap, 0);
+	config_free(&cfg);
+}
+END_TEST
 
 START_TEST(config_rejects_bad_command_lines)
 {
@@ -429,6 +450,7 @@ static Suite *vmm_suite(void)
 	tc = tcase_create("config");
 	tcase_add_test(tc, config_multi_vm);
 	tcase_add_test(tc, config_single_vm_shorthand);
+	tcase_add_test(tc, config_swap_options);
 	tcase_add_loop_test(tc, config_rejects_bad_command_lines, 0,
 			    (int)(sizeof(bad_cmdlines) / sizeof(bad_cmdlines[0])));
 	suite_add_tcase(s, tc);
