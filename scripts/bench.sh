@@ -158,7 +158,7 @@ for _ in $(seq "$SEQ_RUNS"); do
 	fi
 done
 read -r sq_mv sq_mv_min sq_mv_max < <(stats <"$TMP/sq_mv")
-printf "  %-44s median %6s us a page (min %s, max %s)\n" "memvisor: swap file, window to 64, readahead" "$sq_mv" "$sq_mv_min" "$sq_mv_max"
+printf "  %-44s median %6s us a page (min %s, max %s)\n" "memvisor: swap file, window to 128, readahead" "$sq_mv" "$sq_mv_min" "$sq_mv_max"
 if [ $swap_ok = 1 ]; then
 	read -r sq_k sq_k_min sq_k_max < <(stats <"$TMP/sq_k")
 	read -r sq_p sq_p_min sq_p_max < <(stats <"$TMP/sq_p")
@@ -184,7 +184,7 @@ set +e
 "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem ${BUDGET}M --stats "$TMP/mv.jsonl" "${vms_args[@]}" >"$TMP/mvc" 2>&1
 mv_rc=$?
 set -e
-mv_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc)
+mv_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc | sed 's/^\./0./')
 mv_done=$(grep -c "RESULT workload=memstress" "$TMP/mvc" || true)
 mv_swr=$(grep '"vm":' "$TMP/mv.jsonl" | tail -2 | sed -n 's/.*"swr":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
 printf "  %-44s exit %d after %s s, %d of 2 VMs finished, %s swap-ins\n" "memvisor: --host-mem ${BUDGET}M" "$mv_rc" "$mv_s" "$mv_done" "$mv_swr"
@@ -193,11 +193,12 @@ if [ $swap_ok = 1 ] && mkdir "$CG" 2>"$TMP/cgerr" && echo $((BUDGET << 20)) >"$C
 	t0=$(date +%s%N)
 	set +e
 	# Our budget is far above the VMs' size: our reclaim never starts; the kernel's limit rules.
-	timeout 300 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
-		"$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 4G "${vms_args[@]}" >"$TMP/kc" 2>&1
+	# In a subshell, so that bash's own "Killed" notice stays out of the table.
+	(timeout 300 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+		"$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 4G "${vms_args[@]}" >"$TMP/kc" 2>&1) 2>/dev/null
 	k_rc=$?
 	set -e
-	k_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc)
+	k_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc | sed 's/^\./0./')
 	k_done=$(grep -c "RESULT workload=memstress" "$TMP/kc" || true)
 	oom=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
 	pin=$(( $(awk '/^pswpin/ {print $2}' /proc/vmstat) - pin0 ))

@@ -73,24 +73,21 @@ static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value
 	struct vm *vm = v->vm;
 	char why[64];
 
+	/* The debug ports carry a 32-bit value or a gpa: nothing narrower. */
+	if ((port == MV_PORT_EXIT || port == MV_PORT_LINE || port == MV_PORT_PAGEOUT) && size != 4) {
+		warn(vm, "this port needs a 32-bit write", port, value);
+		return 0;
+	}
 	switch (port) {
 	case MV_PORT_COM1:
 		console_putc(&vm->con, (char)(value & 0xff));
 		return 0;
 	case MV_PORT_EXIT:
-		if (size != 4) {
-			warn(vm, "exit port needs a 32-bit write", port, value);
-			return 0;
-		}
 		snprintf(why, sizeof(why), "guest exit code %u", value);
 		/* A process exit status has 8 bits: keep "non-zero" non-zero. */
 		vm_finish(vm, VM_EXITED, value > 255 ? 255 : (int)value, why);
 		return 1;
 	case MV_PORT_LINE:
-		if (size != 4) {
-			warn(vm, "line port needs a 32-bit write", port, value);
-			return 0;
-		}
 		line_write(vm, value);
 		return 0;
 	case MV_PORT_EVENT:
@@ -100,10 +97,6 @@ static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value
 		}
 		return 0;
 	case MV_PORT_PAGEOUT:
-		if (size != 4) {
-			warn(vm, "pageout port needs a 32-bit write", port, value);
-			return 0;
-		}
 		pageout_request(vm, value);
 		return 0;
 	default:
