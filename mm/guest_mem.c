@@ -689,9 +689,12 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
 		w[i].slot = slots_alloc(swapfile_slots(gm->swap));
 		if (w[i].slot == SLOT_NONE) {
 			n = i;
-			if (!gm->swap_full)
+			/* Loud the first time; a VM that keeps filling it is told every 10 s. */
+			if (!gm->swap_full && now_ns() - gm->swap_full_logged_ns >= 10000000000ULL) {
 				logf_(gm, "swap file '%s' is full (%u slots): no swapping until slots free up",
 				      swapfile_path(gm->swap), swapfile_slots(gm->swap)->limit);
+				gm->swap_full_logged_ns = now_ns();
+			}
 			gm->swap_full = 1;
 			break;
 		}

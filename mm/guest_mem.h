@@ -117,6 +117,7 @@ struct guest_mem {
 	struct hist fault_hist;
 	int swap_disabled;
 	int swap_full;
+	uint64_t swap_full_logged_ns;
 	uint32_t clock_hand;
 	uint32_t ra_next;            /* page after the last swap-in run */
 	unsigned ra_win;             /* current swap-in window, 1..prefetch */

@@ -207,6 +207,18 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	struct sigaction sa;
 	uint64_t next_stats, budget;
 
+	/*
+	 * SIGINT/SIGTERM are taken by this thread alone, in its loop: blocked
+	 * before any thread exists, since every thread inherits the mask and a
+	 * thread that had them unblocked would die of them, leaving the swap
+	 * files behind.  One that comes during start-up waits for the loop.
+	 */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+
 	if (kvm_sys_open(&kvm, "/dev/kvm", err, sizeof(err))) {
 		console_log(NULL, "error: %s", err);
 		return EX_UNAVAILABLE;
@@ -265,15 +277,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		goto out;
 	}
 
-	/*
-	 * SIGINT/SIGTERM are taken by this thread alone, SIGUSR2 tells it a VM
-	 * ended, SIGUSR1 kicks a vCPU out of KVM_RUN.
-	 */
-	sigemptyset(&stop_set);
-	sigaddset(&stop_set, SIGINT);
-	sigaddset(&stop_set, SIGTERM);
-	sigaddset(&stop_set, SIGUSR2);
-	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+	/* SIGUSR2 tells this thread a VM ended, SIGUSR1 kicks a vCPU out of KVM_RUN. */
 	vm_set_finish_notify(pthread_self());
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_kick;

@@ -326,7 +326,7 @@ t_swap_files_live_in_swap_dir_and_go_on_sigterm() {
 	wait $pid
 	RC=$?
 	expect '[ $RC -eq 143 ]'
-	expect '[ -z "$(ls -A "$WORK/swap")" ]'
+	expect '[ -z "$(ls -A "$WORK/swap")" ]' || ls -la "$WORK/swap" >&2
 }
 
 t_bad_swap_dir() { bad_input 64 "is not a directory" run --swap-dir /nonexistent/swap --mem 16M; }
