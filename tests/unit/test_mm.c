@@ -3,6 +3,8 @@
  */
 #include "../../mm/memstate.h"
 #include "../../mm/slots.h"
+#include "../../mm/zip.h"
+#include "../../mm/zpool.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -168,6 +170,140 @@ START_TEST(slots_random_against_model)
 }
 END_TEST
 
+/* ---- compression ----------------------------------------------------------- */
+
+/* Words of "text": compresses the way prose does, differently per page. */
+static void text_page(uint8_t *p, unsigned seed)
+{
+	static const char *const words[] = { "the ", "memory ", "of ", "a ", "virtual ", "machine ",
+					     "is ", "shared ", "page ", "and ", "swapped ", "out " };
+	uint32_t x = seed * 2654435761u + 1;
+	size_t n = 0;
+
+	while (n < ZIP_PAGE) {
+		const char *w;
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		w = words[x % 12];
+		for (; *w && n < ZIP_PAGE; w++)
+			p[n++] = (uint8_t)*w;
+	}
+}
+
+START_TEST(zip_round_trips_and_refuses_what_does_not_fit)
+{
+	static uint8_t page[ZIP_PAGE], back[ZIP_PAGE], out[ZIP_PAGE];
+	struct zip *z = zip_new(ZIP_DEFAULT_LEVEL);
+	size_t n;
+
+	ck_assert_ptr_nonnull(z);
+	for (unsigned seed = 0; seed < 50; seed++) {
+		text_page(page, seed);
+		n = zip_compress(z, page, out, 2048);
+		ck_assert_uint_gt(n, 0);
+		ck_assert_uint_le(n, 2048);
+		memset(back, 0xaa, sizeof(back));
+		ck_assert_int_eq(zip_decompress(z, out, n, back), 0);
+		ck_assert_mem_eq(page, back, ZIP_PAGE);
+		/* A damaged or short input never yields a page. */
+		ck_assert_int_eq(zip_decompress(z, out, n / 2, back), -1);
+	}
+	/* Random bytes do not shrink to half a page. */
+	srand(7);
+	for (unsigned i = 0; i < ZIP_PAGE; i++)
+		page[i] = (uint8_t)rand();
+	ck_assert_uint_eq(zip_compress(z, page, out, 2048), 0);
+	zip_free(z);
+	ck_assert_ptr_null(zip_new(ZIP_LEVEL_MAX + 1));
+	ck_assert_ptr_null(zip_new(ZIP_LEVEL_MIN - 1));
+}
+END_TEST
+
+START_TEST(zip_same_filled_pages)
+{
+	static uint8_t page[ZIP_PAGE];
+	uint32_t w = 1;
+
+	memset(page, 0, sizeof(page));
+	ck_assert_int_eq(zip_same_filled(page, &w), 1);
+	ck_assert_uint_eq(w, 0);
+	zip_fill(page, 0xdeadbeef);
+	ck_assert_int_eq(zip_same_filled(page, &w), 1);
+	ck_assert_uint_eq(w, 0xdeadbeef);
+	page[4095] ^= 1;            /* one bit off, at the very end */
+	ck_assert_int_eq(zip_same_filled(page, &w), 0);
+	zip_fill(page, 0x11111111);
+	page[5] = 0;                /* the two halves of the first word differ */
+	ck_assert_int_eq(zip_same_filled(page, &w), 0);
+}
+END_TEST
+
+START_TEST(zpool_packs_by_class_and_frees_whole_chunks)
+{
+	struct zpool zp;
+	uint32_t h[300];
+	size_t len;
+	uint8_t *d;
+
+	ck_assert_int_eq(zpool_init(&zp, 4 * ZPOOL_CHUNK), 0);
+	/* 1000 bytes + 2 of length: the 1024-byte class, 16 to a chunk. */
+	for (unsigned i = 0; i < 16; i++) {
+		h[i] = zpool_alloc(&zp, 1000);
+		ck_assert_uint_ne(h[i], ZPOOL_NONE);
+		d = zpool_data(&zp, h[i], &len);
+		ck_assert_uint_eq(len, 1000);
+		memset(d, (int)i, len);
+	}
+	ck_assert_uint_eq(zp.chunks_used, 1);
+	ck_assert_uint_eq(zpool_bytes(&zp), ZPOOL_CHUNK);
+	h[16] = zpool_alloc(&zp, 1000);
+	ck_assert_uint_eq(zp.chunks_used, 2);
+	/* Another class never shares a chunk. */
+	h[17] = zpool_alloc(&zp, 10);
+	ck_assert_uint_eq(zp.chunks_used, 3);
+	/* Contents stay apart. */
+	for (unsigned i = 0; i < 16; i++) {
+		d = zpool_data(&zp, h[i], &len);
+		for (size_t k = 0; k < len; k++)
+			ck_assert_uint_eq(d[k], i);
+	}
+	ck_assert_uint_eq(zp.objects, 18);
+	ck_assert_uint_eq(zp.data_bytes, 17 * 1000 + 10);
+	/* Freeing the second chunk's only object gives the chunk back. */
+	ck_assert_int_eq(zpool_free(&zp, h[16]), 0);
+	ck_assert_uint_eq(zp.chunks_used, 2);
+	ck_assert_int_eq(zpool_free(&zp, h[16]), -1);      /* twice: refused */
+	ck_assert_int_eq(zpool_free(&zp, 0x7fffff00u), -1); /* never issued */
+	ck_assert_ptr_null(zpool_data(&zp, h[16], &len));
+	/* A full chunk with one hole takes the next object of its class. */
+	ck_assert_int_eq(zpool_free(&zp, h[3]), 0);
+	h[3] = zpool_alloc(&zp, 1010); /* 1012 bytes: the same 1024-byte class */
+	ck_assert_uint_eq(zp.chunks_used, 2);
+	ck_assert_uint_eq(h[3] >> 8, h[0] >> 8);
+	/* Out-of-range sizes. */
+	ck_assert_uint_eq(zpool_alloc(&zp, 0), ZPOOL_NONE);
+	ck_assert_uint_eq(zpool_alloc(&zp, ZPOOL_MAX_DATA + 1), ZPOOL_NONE);
+	zpool_destroy(&zp);
+}
+END_TEST
+
+START_TEST(zpool_stops_at_its_cap)
+{
+	struct zpool zp;
+	unsigned n = 0;
+
+	ck_assert_int_eq(zpool_init(&zp, 3 * ZPOOL_CHUNK + 100), 0);
+	ck_assert_uint_eq(zp.nchunks, 3);
+	/* 2000-byte objects: 8 to a chunk, 24 fit in 3 chunks. */
+	while (zpool_alloc(&zp, 2000) != ZPOOL_NONE)
+		n++;
+	ck_assert_uint_eq(n, 24);
+	ck_assert_uint_eq(zpool_bytes(&zp), 3 * ZPOOL_CHUNK);
+	zpool_destroy(&zp);
+}
+END_TEST
+
 static Suite *mm_suite(void)
 {
 	Suite *s = suite_create("mm");
@@ -183,6 +319,13 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, slots_are_consecutive_and_unique);
 	tcase_add_test(tc, slots_release_and_reuse);
 	tcase_add_test(tc, slots_random_against_model);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compression");
+	tcase_add_test(tc, zip_round_trips_and_refuses_what_does_not_fit);
+	tcase_add_test(tc, zip_same_filled_pages);
+	tcase_add_test(tc, zpool_packs_by_class_and_frees_whole_chunks);
+	tcase_add_test(tc, zpool_stops_at_its_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
