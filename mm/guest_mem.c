@@ -44,7 +44,8 @@ static void set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t
 		mm_host_account(gm->host, resident(s) ? 1 : -1);
 	gm->n_state[old]--;
 	gm->n_state[s]++;
-	gm->state[p] = (uint8_t)(s | flags);
+	/* Queue membership outlives states: only the queue's pop clears it. */
+	gm->state[p] = (uint8_t)(s | flags | (gm->state[p] & GM_INZQ));
 }
 
 /* Pages with a host page of their own: what the VM consumes. */
@@ -114,6 +115,9 @@ static int scan_initial(struct guest_mem *gm)
 	return 0;
 }
 
+static int zip_cache_init(struct guest_mem *gm, const struct guest_mem_config *cfg, char *err,
+			  size_t errlen);
+
 int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uint8_t *ram,
 		   struct mm_host *host, char *err, size_t errlen)
 {
@@ -125,7 +129,9 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	gm->stop_fd = -1;
 	gm->pagemap_fd = -1;
 	pthread_mutex_init(&gm->lock, NULL);
+	pthread_mutex_init(&gm->evict_lock, NULL);
 	pthread_cond_init(&gm->io_cond, NULL);
+	gm->zq_head = gm->zq_tail = SLOT_NONE;
 	snprintf(gm->name, sizeof(gm->name), "%s", cfg->name);
 	if (cfg->size == 0 || cfg->size % GM_PAGE || cfg->size / GM_PAGE > UINT32_MAX - 1)
 		return ERR("guest memory size %llu is not a usable multiple of 4 KiB",
@@ -181,11 +187,78 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 		return ERR("eventfd: %s", strerror(errno));
 	if (gm->kernel_swap)
 		return 0; /* the host's swap holds the pages: no file of ours */
+	if (cfg->compress && zip_cache_init(gm, cfg, err, errlen))
+		return -1;
 	gm->swap = swapfile_open(cfg->swap_dir, gm->name,
 				 cfg->swap_max_pages ? cfg->swap_max_pages : gm->npages, uerr, sizeof(uerr));
 	if (!gm->swap)
 		return ERR("%s", uerr);
 	return 0;
+}
+
+/* ---- compression cache ------------------------------------------------------ */
+
+static int zip_cache_init(struct guest_mem *gm, const struct guest_mem_config *cfg, char *err, size_t errlen)
+{
+	unsigned pct = cfg->zip_max_pct;
+	int rc;
+
+	gm->zip_threshold = cfg->zip_threshold;
+	if (!gm->zip_threshold || gm->zip_threshold > GM_ZIP_THRESHOLD_MAX || pct > 100)
+		return ERR("compression: threshold 1-%u bytes and cap 0-100%% of memory",
+			   GM_ZIP_THRESHOLD_MAX);
+	gm->zip = zip_new(cfg->zip_level);
+	if (!gm->zip)
+		return ERR("compression: zstd refused level %d (%d to %d)", cfg->zip_level, ZIP_LEVEL_MIN,
+			   ZIP_LEVEL_MAX);
+	rc = zpool_init(&gm->zpool, gm->size / 100 * pct);
+	if (rc)
+		return ERR("compression cache: %s", strerror(-rc));
+	gm->znext = malloc((size_t)gm->npages * sizeof(uint32_t));
+	gm->zout = alloc_pages(SWAP_BATCH_MAX);
+	gm->zbuf = alloc_pages(1);
+	if (!gm->znext || !gm->zout || !gm->zbuf)
+		return ERR("out of memory for the compression cache");
+	return 0;
+}
+
+/* Tell the host what the cache's chunks hold now (they count against the budget). */
+static void zip_account(struct guest_mem *gm)
+{
+	uint64_t now = zpool_bytes(&gm->zpool);
+
+	mm_host_account_zip(gm->host, (int64_t)now - (int64_t)gm->zip_accounted);
+	gm->zip_accounted = now;
+}
+
+/* Append p to the age queue, unless an older entry of it is still there. */
+static void zq_push(struct guest_mem *gm, uint32_t p)
+{
+	if (gm->state[p] & GM_INZQ)
+		return;
+	gm->state[p] |= GM_INZQ;
+	gm->znext[p] = SLOT_NONE;
+	if (gm->zq_tail == SLOT_NONE)
+		gm->zq_head = p;
+	else
+		gm->znext[gm->zq_tail] = p;
+	gm->zq_tail = p;
+}
+
+/* The oldest compressed page, or SLOT_NONE; entries gone stale are dropped. */
+static uint32_t zq_pop(struct guest_mem *gm)
+{
+	while (gm->zq_head != SLOT_NONE) {
+		uint32_t p = gm->zq_head;
+
+		gm->zq_head = gm->znext[p];
+		if (gm->zq_head == SLOT_NONE)
+			gm->zq_tail = SLOT_NONE;
+		gm->state[p] &= (uint8_t)~GM_INZQ;
+		if (st(gm, p) == GM_ZIPPED)
+			return p;
+	}
+	return SLOT_NONE;
 }
 
 /* ---- fault service -------------------------------------------------------- */
@@ -373,6 +446,54 @@ static void fault_swapped(struct guest_mem *gm, uint32_t p)
 		start_ahead(gm, gm->ra_next);
 }
 
+/*
+ * A compressed or same-filled page: decompress (or fill) and map it.  A
+ * read of a zero-filled page maps the shared zero page instead.
+ */
+static void fault_unzip(struct guest_mem *gm, uint32_t p, int write)
+{
+	enum gm_state s = st(gm, p);
+	int rc;
+
+	if (s == GM_SAME && gm->slot[p] == 0 && !write) {
+		rc = uffd_zeropage(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+		if (!rc) {
+			set_state(gm, p, GM_ZERO, GM_REF);
+			gm->slot[p] = SLOT_NONE;
+			gm->unzipped++;
+			return;
+		}
+	}
+	if (s == GM_SAME) {
+		zip_fill(gm->zbuf, gm->slot[p]);
+	} else {
+		size_t len;
+		void *data = zpool_data(&gm->zpool, gm->slot[p], &len);
+		if (!data || zip_decompress(gm->zip, data, len, gm->zbuf)) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "compressed page at gpa 0x%llx is damaged",
+				 (unsigned long long)p * GM_PAGE);
+			fail_vm(gm, msg);
+			return;
+		}
+	}
+	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->zbuf, GM_PAGE, 0);
+	if (rc) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "UFFDIO_COPY of a decompressed page at gpa 0x%llx: %s",
+			 (unsigned long long)p * GM_PAGE, strerror(-rc));
+		fail_vm(gm, msg);
+		return;
+	}
+	if (s == GM_ZIPPED) {
+		zpool_free(&gm->zpool, gm->slot[p]);
+		zip_account(gm);
+	}
+	gm->slot[p] = SLOT_NONE;
+	set_state(gm, p, GM_PRESENT, GM_REF);
+	gm->unzipped++;
+}
+
 static void fault_sampled(struct guest_mem *gm, uint32_t p)
 {
 	unsigned i;
@@ -420,6 +541,11 @@ static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state 
 		kind = GM_FAULT_SAMPLE;
 		fault_sampled(gm, p);
 		break;
+	case GM_ZIPPED:
+	case GM_SAME:
+		kind = GM_FAULT_UNZIP;
+		fault_unzip(gm, p, write);
+		break;
 	case GM_PRESENT:
 	case GM_EVICTING:
 	case GM_KSWAPPED: /* the kernel's own swap-in path serves these */
@@ -458,10 +584,11 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 	}
 	/* A fault that takes host memory may wait for reclaim (the low state). */
 	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write :
-			 (s == GM_SWAPPED || s == GM_READING || s == GM_SAMPLED))) {
+			 (s == GM_SWAPPED || s == GM_READING || s == GM_SAMPLED || s == GM_ZIPPED ||
+			  s == GM_SAME))) {
 		pthread_mutex_unlock(&gm->lock);
-		mm_host_gate(gm->host, s == GM_SAMPLED ? 1 : s == GM_SWAPPED || s == GM_READING ? gm->prefetch :
-			     gm->fault_around,
+		mm_host_gate(gm->host, s == GM_SWAPPED || s == GM_READING ? gm->prefetch :
+			     s == GM_UNTOUCHED || s == GM_ZERO ? gm->fault_around : 1,
 			     &gm->stopping);
 		pthread_mutex_lock(&gm->lock);
 		s = st(gm, p);
@@ -568,6 +695,16 @@ void guest_mem_destroy(struct guest_mem *gm)
 {
 	guest_mem_stop(gm);
 	mm_host_account(gm->host, -(int64_t)held_pages(gm));
+	mm_host_account_zip(gm->host, -(int64_t)gm->zip_accounted);
+	gm->zip_accounted = 0;
+	zip_free(gm->zip);
+	gm->zip = NULL;
+	zpool_destroy(&gm->zpool);
+	free(gm->znext);
+	gm->znext = NULL;
+	free_pages(gm->zout, SWAP_BATCH_MAX);
+	free_pages(gm->zbuf, 1);
+	gm->zout = gm->zbuf = NULL;
 	gm->host = NULL;
 	swapfile_close(gm->swap);
 	gm->swap = NULL;
@@ -589,6 +726,7 @@ void guest_mem_destroy(struct guest_mem *gm)
 	gm->state = NULL;
 	gm->slot = NULL;
 	pthread_mutex_destroy(&gm->lock);
+	pthread_mutex_destroy(&gm->evict_lock);
 	pthread_cond_destroy(&gm->io_cond);
 }
 
@@ -670,64 +808,250 @@ static unsigned page_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
 	return freed;
 }
 
+/* Free slots in the swap file, clearing "full" once a batch's worth is back. */
+static int file_room(struct guest_mem *gm)
+{
+	struct slots *sl = swapfile_slots(gm->swap);
+
+	if (gm->swap_full && sl->limit - sl->used >= SWAP_BATCH_MAX)
+		gm->swap_full = 0; /* only then: no flapping */
+	return !gm->swap_full && sl->used < sl->limit;
+}
+
+static uint32_t alloc_slot(struct guest_mem *gm)
+{
+	uint32_t slot = slots_alloc(swapfile_slots(gm->swap));
+
+	if (slot == SLOT_NONE) {
+		/* Loud the first time; a VM that keeps filling it is told every 10 s. */
+		if (!gm->swap_full && now_ns() - gm->swap_full_logged_ns >= 10000000000ULL) {
+			logf_(gm, "swap file '%s' is full (%u slots): no swapping until slots free up",
+			      swapfile_path(gm->swap), swapfile_slots(gm->swap)->limit);
+			gm->swap_full_logged_ns = now_ns();
+		}
+		gm->swap_full = 1;
+	}
+	return slot;
+}
+
+static void write_failed(struct guest_mem *gm, int rc)
+{
+	gm->swap_errors++;
+	if (!gm->swap_disabled)
+		logf_(gm, "swap write failed (%s): pages stay where they were, swapping stops", strerror(-rc));
+	gm->swap_disabled = 1;
+}
+
+/* An eviction that cannot finish: the page stays, writable again. */
+static void keep_resident(struct guest_mem *gm, uint32_t p)
+{
+	set_state(gm, p, GM_PRESENT, 0);
+	uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+}
+
+/* The evicting page's content is safe elsewhere: give its host page back. */
+static int drop_evicted(struct guest_mem *gm, uint32_t p)
+{
+	if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
+		keep_resident(gm, p);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Write the victims to the swap file and free their host pages (lock
- * held, released on return).  Returns pages freed.
+ * When the compression cache is nearly at its cap, write its oldest pages
+ * to the swap file (lock held throughout, dropped for the write): they are
+ * decompressed into the stage and stored as plain pages, so swap-in never
+ * needs to know where a slot's content came from.
  */
-static unsigned swap_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
+static void zip_make_room(struct guest_mem *gm)
 {
 	struct swap_write w[SWAP_BATCH_MAX];
+	uint32_t v[SWAP_BATCH_MAX], h[SWAP_BATCH_MAX];
+	unsigned n = 0;
+	int rc;
+
+	if (gm->zpool.chunks_used + 2 <= gm->zpool.nchunks || !file_room(gm))
+		return;
+	while (n < SWAP_BATCH_MAX) {
+		uint32_t p = zq_pop(gm);
+		size_t len;
+		void *data;
+
+		if (p == SLOT_NONE)
+			break;
+		data = zpool_data(&gm->zpool, gm->slot[p], &len);
+		if (!data || zip_decompress(gm->zip, data, len, gm->stage + (size_t)n * GM_PAGE)) {
+			zq_push(gm, p); /* leave it; its fault will report the damage */
+			break;
+		}
+		w[n].slot = alloc_slot(gm);
+		if (w[n].slot == SLOT_NONE) {
+			zq_push(gm, p);
+			break;
+		}
+		w[n].buf = gm->stage + (size_t)n * GM_PAGE;
+		v[n] = p;
+		h[n] = gm->slot[p];
+		n++;
+	}
+	if (!n)
+		return;
+	pthread_mutex_unlock(&gm->lock);
+	rc = swapfile_write_batch(gm->swap, w, n);
+	pthread_mutex_lock(&gm->lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t p = v[i];
+		/* Faulted back meanwhile, or the write failed: the cache keeps it. */
+		if (st(gm, p) != GM_ZIPPED || gm->slot[p] != h[i] || w[i].result) {
+			slots_release(swapfile_slots(gm->swap), w[i].slot);
+			if (st(gm, p) == GM_ZIPPED)
+				zq_push(gm, p);
+			continue;
+		}
+		zpool_free(&gm->zpool, h[i]);
+		gm->slot[p] = w[i].slot;
+		set_state(gm, p, GM_SWAPPED, 0);
+		gm->zip_writebacks++;
+		gm->swapouts++;
+	}
+	zip_account(gm);
+	if (rc)
+		write_failed(gm, rc);
+}
+
+enum { TO_FILE, TO_ZIP, TO_SAME };
+
+/*
+ * Where each staged victim goes: same-filled, compressed into zout (its
+ * length in len) when it shrinks to the threshold, or the swap file.
+ * Runs unlocked: the stage and zout belong to the one eviction running.
+ */
+static void classify(struct guest_mem *gm, unsigned n, uint8_t *kind, uint32_t *len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *pg = gm->stage + (size_t)i * GM_PAGE;
+		uint32_t word;
+		size_t z;
+
+		kind[i] = TO_FILE;
+		if (!gm->zip)
+			continue;
+		if (zip_same_filled(pg, &word)) {
+			kind[i] = TO_SAME;
+			len[i] = word;
+			continue;
+		}
+		z = zip_compress(gm->zip, pg, gm->zout + (size_t)i * GM_PAGE, gm->zip_threshold);
+		if (z) {
+			kind[i] = TO_ZIP;
+			len[i] = (uint32_t)z;
+		}
+	}
+}
+
+/* Victims that compressed well go into the cache (lock held); returns pages freed. */
+static unsigned store_zipped(struct guest_mem *gm, const uint32_t *v, unsigned n, uint8_t *kind,
+			     const uint32_t *len)
+{
 	unsigned freed = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t p = v[i], h = 0;
+
+		if (kind[i] == TO_FILE || st(gm, p) != GM_EVICTING)
+			continue;
+		if (kind[i] == TO_ZIP) {
+			h = zpool_alloc(&gm->zpool, len[i]);
+			if (h == ZPOOL_NONE) {
+				kind[i] = TO_FILE; /* the cache is at its cap: to the file */
+				continue;
+			}
+			memcpy(zpool_data(&gm->zpool, h, &(size_t){ 0 }), gm->zout + (size_t)i * GM_PAGE, len[i]);
+		}
+		if (drop_evicted(gm, p)) {
+			if (kind[i] == TO_ZIP)
+				zpool_free(&gm->zpool, h);
+			continue;
+		}
+		gm->slot[p] = kind[i] == TO_ZIP ? h : len[i];
+		set_state(gm, p, kind[i] == TO_ZIP ? GM_ZIPPED : GM_SAME, 0);
+		if (kind[i] == TO_ZIP)
+			zq_push(gm, p);
+		gm->zipped++;
+		freed++;
+	}
+	zip_account(gm);
+	return freed;
+}
+
+/*
+ * Evict the victims (lock held, released on return): write-protect them
+ * (from then on a guest write cancels a page's eviction), copy them to
+ * the stage, keep those that compress well in the compression cache, and
+ * write the rest to the swap file; only then free their host pages.
+ * Returns pages freed.
+ */
+static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned nv)
+{
+	struct swap_write w[SWAP_BATCH_MAX];
+	uint32_t v[SWAP_BATCH_MAX], fv[SWAP_BATCH_MAX], len[SWAP_BATCH_MAX];
+	uint8_t kind[SWAP_BATCH_MAX];
+	unsigned freed = 0, nf = 0, n = 0;
 	int rc;
 
 	if (gm->kernel_swap)
-		return page_out(gm, v, n);
-	/* "Full" clears only once a batch's worth is free again: no flapping. */
-	if (gm->swap_full && swapfile_slots(gm->swap)->limit - swapfile_slots(gm->swap)->used >= SWAP_BATCH_MAX)
-		gm->swap_full = 0;
-	for (unsigned i = 0; i < n; i++) {
-		w[i].slot = slots_alloc(swapfile_slots(gm->swap));
-		if (w[i].slot == SLOT_NONE) {
-			n = i;
-			/* Loud the first time; a VM that keeps filling it is told every 10 s. */
-			if (!gm->swap_full && now_ns() - gm->swap_full_logged_ns >= 10000000000ULL) {
-				logf_(gm, "swap file '%s' is full (%u slots): no swapping until slots free up",
-				      swapfile_path(gm->swap), swapfile_slots(gm->swap)->limit);
-				gm->swap_full_logged_ns = now_ns();
-			}
-			gm->swap_full = 1;
-			break;
-		}
+		return page_out(gm, victims, nv);
+	if (gm->zip)
+		zip_make_room(gm);
+	/* That may have dropped the lock: take only victims still as chosen. */
+	for (unsigned i = 0; i < nv; i++)
+		if (st(gm, victims[i]) == GM_PRESENT && !(gm->state[victims[i]] & GM_SAMPLE))
+			v[n++] = victims[i];
+	if (!gm->zip && !file_room(gm))
+		n = 0;
+	for (unsigned i = 0; i < n; i++)
 		set_state(gm, v[i], GM_EVICTING, 0);
-	}
-	/* Write-protect first: from here a guest write cancels the eviction. */
 	for_runs(gm, v, n, wp_run);
 	pthread_mutex_unlock(&gm->lock);
 	if (!n)
 		return 0;
 
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n; i++)
 		memcpy(gm->stage + (size_t)i * GM_PAGE, page(gm, v[i]), GM_PAGE);
-		w[i].buf = gm->stage + (size_t)i * GM_PAGE;
-	}
-	rc = swapfile_write_batch(gm->swap, w, n);
+	classify(gm, n, kind, len);
 
 	pthread_mutex_lock(&gm->lock);
+	if (gm->zip)
+		freed = store_zipped(gm, v, n, kind, len);
+	/* The rest go to the file, staged where they are. */
 	for (unsigned i = 0; i < n; i++) {
-		uint32_t p = v[i];
-		if (st(gm, p) != GM_EVICTING || w[i].result) {
-			/* Cancelled by a guest write, or the write failed: keep it resident. */
-			slots_release(swapfile_slots(gm->swap), w[i].slot);
-			if (st(gm, p) == GM_EVICTING) {
-				set_state(gm, p, GM_PRESENT, 0);
-				uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
-			}
+		if (kind[i] != TO_FILE || st(gm, v[i]) != GM_EVICTING)
+			continue;
+		w[nf].slot = alloc_slot(gm);
+		if (w[nf].slot == SLOT_NONE) {
+			keep_resident(gm, v[i]);
 			continue;
 		}
-		if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
+		w[nf].buf = gm->stage + (size_t)i * GM_PAGE;
+		fv[nf++] = v[i];
+	}
+	if (!nf) {
+		pthread_mutex_unlock(&gm->lock);
+		return freed;
+	}
+	pthread_mutex_unlock(&gm->lock);
+	rc = swapfile_write_batch(gm->swap, w, nf);
+
+	pthread_mutex_lock(&gm->lock);
+	for (unsigned i = 0; i < nf; i++) {
+		uint32_t p = fv[i];
+		if (st(gm, p) != GM_EVICTING || w[i].result || drop_evicted(gm, p)) {
+			/* Cancelled by a guest write, or the write failed: it stays. */
 			slots_release(swapfile_slots(gm->swap), w[i].slot);
-			set_state(gm, p, GM_PRESENT, 0);
-			uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+			if (st(gm, p) == GM_EVICTING)
+				keep_resident(gm, p);
 			continue;
 		}
 		gm->slot[p] = w[i].slot;
@@ -735,13 +1059,8 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
 		gm->swapouts++;
 		freed++;
 	}
-	if (rc) {
-		gm->swap_errors++;
-		if (!gm->swap_disabled)
-			logf_(gm, "swap write failed (%s): pages stay resident, swapping stops",
-			      strerror(-rc));
-		gm->swap_disabled = 1;
-	}
+	if (rc)
+		write_failed(gm, rc);
 	pthread_mutex_unlock(&gm->lock);
 	return freed;
 }
@@ -749,15 +1068,18 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
 unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
 {
 	uint32_t v[SWAP_BATCH_MAX];
+	unsigned freed = 0;
 
 	if (want > SWAP_BATCH_MAX)
 		want = SWAP_BATCH_MAX;
+	pthread_mutex_lock(&gm->evict_lock);
 	pthread_mutex_lock(&gm->lock);
-	if (gm->swap_disabled) {
+	if (gm->swap_disabled)
 		pthread_mutex_unlock(&gm->lock);
-		return 0;
-	}
-	return swap_out(gm, v, pick_victims(gm, v, want));
+	else
+		freed = swap_out(gm, v, pick_victims(gm, v, want));
+	pthread_mutex_unlock(&gm->evict_lock);
+	return freed;
 }
 
 uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
@@ -769,6 +1091,7 @@ uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		return 0;
 	p = (uint32_t)(gpa / GM_PAGE);
 	end = (uint32_t)((gpa + len + GM_PAGE - 1) / GM_PAGE);
+	pthread_mutex_lock(&gm->evict_lock);
 	while (p < end) {
 		unsigned n = 0, got;
 
@@ -785,6 +1108,7 @@ uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		if (n && !got && gm->swap_full)
 			break; /* no room left: the rest stays resident */
 	}
+	pthread_mutex_unlock(&gm->evict_lock);
 	return freed;
 }
 
@@ -901,7 +1225,7 @@ int64_t guest_mem_idle_excess(struct guest_mem *gm)
 
 	pthread_mutex_lock(&gm->lock);
 	consumed = held_pages(gm) * GM_PAGE;
-	if (consumed && !gm->swap_disabled && !gm->swap_full)
+	if (consumed && !gm->swap_disabled && (!gm->swap_full || gm->zip))
 		excess = (int64_t)consumed - (int64_t)(gm->active_frac * (double)gm->size);
 	pthread_mutex_unlock(&gm->lock);
 	return excess;
@@ -909,12 +1233,16 @@ int64_t guest_mem_idle_excess(struct guest_mem *gm)
 
 static uint64_t meta_bytes(const struct guest_mem *gm)
 {
-	return (uint64_t)gm->npages * (sizeof(uint8_t) + sizeof(uint32_t));
+	/* State and slot; with compression, the age queue link and chunk records. */
+	uint64_t per_page = sizeof(uint8_t) + sizeof(uint32_t) + (gm->zip ? sizeof(uint32_t) : 0);
+
+	return (uint64_t)gm->npages * per_page + (gm->zip ? (uint64_t)gm->zpool.nchunks * 48 : 0);
 }
 
 static uint64_t buffer_bytes(const struct guest_mem *gm)
 {
-	return ((uint64_t)gm->fault_around + 2ULL * gm->prefetch + SWAP_BATCH_MAX + gm->nsample) * GM_PAGE;
+	return ((uint64_t)gm->fault_around + 2ULL * gm->prefetch + SWAP_BATCH_MAX + gm->nsample +
+		(gm->zip ? SWAP_BATCH_MAX + 1 : 0)) * GM_PAGE;
 }
 
 uint64_t guest_mem_overhead(struct guest_mem *gm)
@@ -938,6 +1266,14 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->zero = gm->n_state[GM_ZERO] * GM_PAGE;
 	s->swapped = (gm->n_state[GM_SWAPPED] + gm->n_state[GM_KSWAPPED] + gm->n_state[GM_READING]) * GM_PAGE;
 	s->readahead_pages = gm->readahead_pages;
+	s->zip_pages = gm->n_state[GM_ZIPPED];
+	s->same_pages = gm->n_state[GM_SAME];
+	s->zip_bytes = zpool_bytes(&gm->zpool);
+	s->zip_data_bytes = gm->zpool.data_bytes;
+	s->zip_cap = (uint64_t)gm->zpool.nchunks * ZPOOL_CHUNK;
+	s->zipped = gm->zipped;
+	s->unzipped = gm->unzipped;
+	s->zip_writebacks = gm->zip_writebacks;
 	s->evicting = gm->n_state[GM_EVICTING] * GM_PAGE;
 	s->sampled = gm->n_state[GM_SAMPLED] * GM_PAGE;
 	s->swapins = gm->swapins;

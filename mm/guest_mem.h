@@ -14,6 +14,9 @@
  *   reading    swapped, and being read back (a fault's read, or readahead)
  *   sampled    dropped for one activity-sampling period; its content
  *              waits in a small side buffer
+ *   zipped     compressed into the VM's compression cache (slot: its handle)
+ *   same       one 32-bit word repeated over the page (slot: the word);
+ *              nothing stored
  *   kswapped   handed to the host kernel's swap with MADV_PAGEOUT (the
  *              kernel-mechanism mode, a bench peer): the kernel brings it
  *              back on the next touch without telling us, and
@@ -30,6 +33,8 @@
 #include "hist.h"
 #include "swapfile.h"
 #include "uffd.h"
+#include "zip.h"
+#include "zpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,12 +43,14 @@
 #define GM_PAGE 4096u
 
 enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED, GM_KSWAPPED,
-		GM_READING, GM_NSTATES };
+		GM_READING, GM_ZIPPED, GM_SAME, GM_NSTATES };
 #define GM_STATE_MASK 0x0fu
 #define GM_REF        0x10u  /* faulted in since the clock hand last passed */
 #define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
+#define GM_INZQ       0x40u  /* in the compression cache's age queue (maybe stale) */
 
-enum gm_fault_kind { GM_FAULT_ZERO, GM_FAULT_SWAPIN, GM_FAULT_SAMPLE, GM_FAULT_WP, GM_FAULT_KINDS };
+enum gm_fault_kind { GM_FAULT_ZERO, GM_FAULT_SWAPIN, GM_FAULT_SAMPLE, GM_FAULT_WP, GM_FAULT_UNZIP,
+		    GM_FAULT_KINDS };
 
 struct mm_host;
 
@@ -57,7 +64,16 @@ struct guest_mem_config {
 	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
 	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
+	int compress;                /* compression cache in front of the swap file */
+	int zip_level;               /* zstd level (ZIP_DEFAULT_LEVEL) */
+	unsigned zip_threshold;      /* keep a page compressed if it shrinks to this many bytes */
+	unsigned zip_max_pct;        /* cache cap, % of the VM's memory (ESX Mem.MemZipMaxPct);
+				      * 0: only same-filled pages are kept */
 };
+
+#define GM_DEFAULT_ZIP_THRESHOLD 2048
+#define GM_DEFAULT_ZIP_MAX_PCT   10
+#define GM_ZIP_THRESHOLD_MAX     ZPOOL_MAX_DATA
 
 #define GM_DEFAULT_FAULT_AROUND 16
 #define GM_DEFAULT_PREFETCH     128
@@ -67,6 +83,9 @@ struct guest_mem_stats {
 	uint64_t memsz, mapped, consumed, zero, swapped, evicting, sampled;
 	uint64_t swapins, swapouts, swapin_faults;     /* pages, pages, faults */
 	uint64_t readahead_pages;                      /* of swapins, read ahead of a fault */
+	uint64_t zip_pages, same_pages;                /* now in the cache (compressed, same-filled) */
+	uint64_t zip_bytes, zip_data_bytes, zip_cap;   /* cache chunks held, data stored, cap */
+	uint64_t zipped, unzipped, zip_writebacks;     /* cumulative pages */
 	uint64_t faults[GM_FAULT_KINDS];
 	uint64_t active;                               /* bytes: the TCHD estimate */
 	uint64_t meta_bytes, buffer_bytes;
@@ -123,6 +142,18 @@ struct guest_mem {
 	unsigned ra_win;             /* current swap-in window, 1..prefetch */
 	int kernel_swap;
 	int kswap_refused;           /* MADV_PAGEOUT left pages resident: host swap off or full */
+
+	/* Compression cache (zip NULL: off). */
+	struct zip *zip;
+	struct zpool zpool;
+	unsigned zip_threshold;
+	uint32_t *znext;             /* age queue links, oldest at zq_head */
+	uint32_t zq_head, zq_tail;
+	uint8_t *zout;               /* SWAP_BATCH_MAX compressed results */
+	uint8_t *zbuf;               /* one page: decompression target */
+	uint64_t zip_accounted;      /* chunk bytes told to the host */
+	uint64_t zipped, unzipped, zip_writebacks;
+	pthread_mutex_t evict_lock;  /* one eviction at a time: it owns stage and zout */
 	uint64_t rng;
 	double active_frac;          /* smoothed fraction of pages touched per period */
 

@@ -67,7 +67,8 @@ static void host_log(struct mm_host *h, const char *fmt, ...)
 
 static uint64_t free_now(struct mm_host *h)
 {
-	uint64_t used = atomic_load(&h->consumed_pages) * GM_PAGE + atomic_load(&h->overhead_bytes);
+	uint64_t used = atomic_load(&h->consumed_pages) * GM_PAGE + atomic_load(&h->overhead_bytes) +
+			(uint64_t)atomic_load(&h->zip_bytes);
 
 	return used < h->budget ? h->budget - used : 0;
 }
@@ -278,6 +279,7 @@ void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *s)
 	s->free = h->free;
 	s->consumed = h->consumed;
 	s->overhead = h->overhead;
+	s->zip = (uint64_t)atomic_load(&h->zip_bytes);
 	s->min_free = h->ms.min_free;
 	s->transitions = h->ms.transitions;
 	s->blocked_faults = h->blocked_faults;

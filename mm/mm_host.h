@@ -5,7 +5,7 @@
  * Table 3; so far: swapping in the hard and low states, and blocking
  * allocating faults in the low state).
  *
- * free = budget - (consumed + overhead of every VM).  Each period the
+ * free = budget - (consumed + overhead + compression cache of every VM).  Each period the
  * thread recomputes the state; in hard or low it swaps out pages, from the
  * VM whose resident memory exceeds its estimated active memory the most,
  * until free memory climbs back out of the hard state.  Once a second it
@@ -30,6 +30,7 @@
 struct mm_host_stats {
 	enum mem_state state;
 	uint64_t budget, free, consumed, overhead, min_free;
+	uint64_t zip;                /* bytes held by the VMs' compression caches */
 	uint64_t transitions;
 	uint64_t blocked_faults;     /* faults held in the low state */
 	int swap_exhausted;
@@ -48,6 +49,7 @@ struct mm_host {
 	atomic_int stop;
 	atomic_ullong consumed_pages;  /* present pages of every VM, kept by guest_mem */
 	atomic_ullong overhead_bytes;  /* refreshed each period */
+	atomic_llong zip_bytes;        /* compression caches' chunks, kept by guest_mem */
 	int kick;                      /* reclaim wanted now (under lock) */
 	uint64_t free, consumed, overhead;
 	uint64_t blocked_faults;
@@ -83,6 +85,13 @@ static inline void mm_host_account(struct mm_host *h, int64_t pages)
 {
 	if (h)
 		atomic_fetch_add(&h->consumed_pages, (unsigned long long)pages);
+}
+
+/* guest_mem's bookkeeping: its compression cache grew (+) or shrank (-). */
+static inline void mm_host_account_zip(struct mm_host *h, int64_t bytes)
+{
+	if (h)
+		atomic_fetch_add(&h->zip_bytes, bytes);
 }
 
 /* One reclaim step (the thread's body, exposed for tests). */

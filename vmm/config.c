@@ -1,6 +1,6 @@
 #include "config.h"
 #include "size.h"
-#include "../mm/swapfile.h"
+#include "../mm/guest_mem.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -43,7 +43,7 @@ static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *ou
 static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		      unsigned *seen, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "name", "mem", "kernel", "vcpus" };
+	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct" };
 	char serr[160];
 	unsigned bit = 0;
 
@@ -51,7 +51,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		if (!strcmp(key, keys[bit]))
 			break;
 	if (bit == sizeof(keys) / sizeof(keys[0]))
-		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus)", key);
+		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct)", key);
 	if (*seen & (1u << bit))
 		return ERR("--vm: key '%s' given twice", key);
 	*seen |= 1u << bit;
@@ -74,9 +74,13 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 			return ERR("--vm kernel: path too long");
 		vm->kernel = value;
 		return 0;
-	default:
+	case 3:
 		if (parse_uint(value, 1, CONFIG_MAX_VCPUS, &vm->vcpus))
 			return ERR("--vm: bad vcpus '%s': expected 1-%d", value, CONFIG_MAX_VCPUS);
+		return 0;
+	default:
+		if (parse_uint(value, 0, 100, &vm->zip_max_pct))
+			return ERR("--vm: bad zip_max_pct '%s': expected 0-100", value);
 		return 0;
 	}
 }
@@ -89,6 +93,7 @@ static int parse_vm_spec(char *spec, struct vm_config *vm, char *err, size_t err
 
 	memset(vm, 0, sizeof(*vm));
 	vm->vcpus = 1;
+	vm->zip_max_pct = GM_DEFAULT_ZIP_MAX_PCT;
 	if (!*spec)
 		return ERR("--vm: empty specification");
 	for (char *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -141,11 +146,14 @@ void config_free(struct host_config *cfg)
 int config_parse_run(int argc, char **argv, struct host_config *cfg,
 		     char *err, size_t errlen)
 {
-	struct vm_config single = { .name = "vm0", .vcpus = 1 };
+	struct vm_config single = { .name = "vm0", .vcpus = 1, .zip_max_pct = GM_DEFAULT_ZIP_MAX_PCT };
 	int have_single = 0, have_mem = 0, append_for = -1;
 	char serr[160];
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->compress = 1;
+	cfg->zip_level = ZIP_DEFAULT_LEVEL;
+	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
 	for (int i = 0; i < argc; i++) {
 		const char *v;
 		int m;
@@ -178,6 +186,25 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				cfg->kernel_swap = 1;
 			else
 				return ERR("--swap-backend: '%s' is not file or kernel", v);
+		} else if (!strcmp(argv[i], "--no-compress")) {
+			cfg->compress = 0;
+		} else if (OPTION("--zip-level")) {
+			char *end;
+			long n;
+			if (!v)
+				return -1;
+			errno = 0;
+			n = strtol(v, &end, 10);
+			if (errno || end == v || *end || n < ZIP_LEVEL_MIN || n > ZIP_LEVEL_MAX)
+				return ERR("--zip-level: '%s' is not a zstd level from %d to %d", v,
+					   ZIP_LEVEL_MIN, ZIP_LEVEL_MAX);
+			cfg->zip_level = (int)n;
+		} else if (OPTION("--zip-threshold")) {
+			if (!v)
+				return -1;
+			if (parse_uint(v, 64, GM_ZIP_THRESHOLD_MAX, &cfg->zip_threshold))
+				return ERR("--zip-threshold: '%s' is not a number of bytes from 64 to %u", v,
+					   GM_ZIP_THRESHOLD_MAX);
 		} else if (OPTION("--prefetch")) {
 			char *end;
 			unsigned long n;

@@ -18,6 +18,7 @@ struct vm_config {
 	uint64_t mem;               /* bytes of guest RAM */
 	const char *kernel;         /* NULL: the default test guest */
 	unsigned vcpus;
+	unsigned zip_max_pct;       /* compression cache cap, % of mem (default 10) */
 	const char *append;         /* guest command line, NULL: empty */
 	char *spec;                 /* owned copy of the --vm text (kernel points in) */
 };
@@ -32,6 +33,9 @@ struct host_config {
 	int fault_service;          /* FAULT_SERVICE_* */
 	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */
 	int kernel_swap;            /* --swap-backend kernel: MADV_PAGEOUT to host swap */
+	int compress;               /* compression cache on (default; --no-compress) */
+	int zip_level;              /* --zip-level: zstd level */
+	unsigned zip_threshold;     /* --zip-threshold: bytes a page must shrink to */
 	unsigned nvms;
 	struct vm_config vms[CONFIG_MAX_VMS];
 };

@@ -27,6 +27,7 @@
 static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel]\n"
+"               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -39,6 +40,8 @@ static const char usage_text[] =
 "                      mem=SIZE    guest RAM, a multiple of 2M (test guest: at most 64G)\n"
 "                      kernel=FILE guest ELF64 image (default: guest.elf beside vmm)\n"
 "                      vcpus=N     vCPUs, 1-64 (default 1)\n"
+"                      zip_max_pct=N  compression cache cap, 0-100% of mem\n"
+"                                  (default 10, as ESX's Mem.MemZipMaxPct)\n"
 "  --append CMDLINE  guest command line of the --vm before it; the test guest\n"
 "                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
 "  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"
@@ -53,6 +56,11 @@ static const char usage_text[] =
 "                    window doubles on sequential faults up to N, and the next\n"
 "                    run is read ahead (default 128; docs/memory.md has the\n"
 "                    measurement)\n"
+"  --no-compress     no compression cache: reclaimed pages go straight to swap\n"
+"  --zip-level N     zstd level for the compression cache, -7 to 19 (default -1)\n"
+"  --zip-threshold BYTES\n"
+"                    keep a page compressed if it shrinks to this or less,\n"
+"                    64-4094 (default 2048: half a page, as ESX)\n"
 "  --swap-backend file|kernel\n"
 "                    file: per-VM swap files through io_uring (default);\n"
 "                    kernel: MADV_PAGEOUT to the host's swap, swap-in by the\n"
@@ -235,14 +243,20 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		kvm_sys_close(&kvm);
 		return rc;
 	}
+	/* Compression needs our own swap path: the kernel-swap peer goes without. */
 	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch,
-					 .kernel_swap = cfg->kernel_swap };
+					 .kernel_swap = cfg->kernel_swap,
+					 .compress = cfg->compress && !cfg->kernel_swap,
+					 .zip_level = cfg->zip_level, .zip_threshold = cfg->zip_threshold };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
 	mm_host_init(&host, budget);
 	host.log = host_log;
 	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
 		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
 		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
+	if (mem.compress)
+		console_log(NULL, "compression cache: zstd level %d, a page is kept if it shrinks to %u bytes or less",
+			    cfg->zip_level, cfg->zip_threshold);
 	if (cfg->kernel_swap)
 		console_log(NULL, "swap backend: kernel (MADV_PAGEOUT to host swap, %.1f MiB free of it%s)",
 			    (double)mm_host_meminfo("SwapFree") / 1048576.0,

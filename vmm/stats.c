@@ -35,9 +35,22 @@ static double rate(uint64_t now, uint64_t *prev, double t, double t_prev)
 	return r;
 }
 
-static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int code)
+/* Compression figures, per VM and summed for the host (esxtop's ZIP columns). */
+struct zip_totals {
+	uint64_t stored, cache, zipped, unzipped;
+};
+
+static void write_zip(FILE *f, const struct zip_totals *z)
+{
+	fprintf(f, ",\"zip_mb\":%.2f,\"zipsaved_mb\":%.2f,\"zip_cache_mb\":%.2f,\"zipped\":%llu,\"unzipped\":%llu",
+		MB(z->stored), z->stored > z->cache ? MB(z->stored - z->cache) : 0.0, MB(z->cache),
+		(unsigned long long)z->zipped, (unsigned long long)z->unzipped);
+}
+
+static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int code, struct zip_totals *sum)
 {
 	struct guest_mem_stats m;
+	struct zip_totals z;
 	int64_t rss = -1;
 
 	if (vm->gm_inited) {
@@ -69,6 +82,18 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		(unsigned long long)m.swap_errors);
 	if (rss >= 0)
 		fprintf(f, ",\"kernel_rss_mb\":%.2f", MB(rss));
+	/* Same-filled pages count as stored: they are kept, in no space at all. */
+	z = (struct zip_totals){ (m.zip_pages + m.same_pages) * GM_PAGE, m.zip_bytes, m.zipped, m.unzipped };
+	write_zip(f, &z);
+	fprintf(f, ",\"zip_s\":%.0f,\"unzip_s\":%.0f,\"zip_ratio\":%.2f,\"zip_same_mb\":%.2f,"
+		"\"zip_cap_mb\":%.2f,\"zip_writebacks\":%llu",
+		rate(m.zipped, &vm->prev_zip, t, vm->prev_t), rate(m.unzipped, &vm->prev_unzip, t, vm->prev_t),
+		m.zip_bytes ? (double)(m.zip_pages * GM_PAGE) / (double)m.zip_bytes : 0.0,
+		MB(m.same_pages * GM_PAGE), MB(m.zip_cap), (unsigned long long)m.zip_writebacks);
+	sum->stored += z.stored;
+	sum->cache += z.cache;
+	sum->zipped += z.zipped;
+	sum->unzipped += z.unzipped;
 	fputs("}\n", f);
 	vm->prev_t = t;
 }
@@ -76,6 +101,7 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host)
 {
 	struct mm_host_stats h;
+	struct zip_totals zsum = { 0 };
 	unsigned running = 0;
 
 	for (unsigned i = 0; i < nvms; i++) {
@@ -88,14 +114,16 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 		code = vm->exit_code;
 		pthread_mutex_unlock(&vm->lock);
 		running += st == VM_RUNNING;
-		write_vm(f, t, vm, st, code);
+		write_vm(f, t, vm, st, code, &zsum);
 	}
 	mm_host_get_stats(host, &h);
 	fprintf(f, "{\"t\":%.3f,\"host\":true,\"vms\":%u,\"vms_running\":%u,\"state\":\"%s\","
 		"\"budget_mb\":%.1f,\"free_mb\":%.2f,\"consumed_mb\":%.2f,\"ovhd_mb\":%.2f,"
-		"\"min_free_mb\":%.2f,\"state_changes\":%llu,\"blocked_faults\":%llu,\"swap_exhausted\":%s}\n",
+		"\"min_free_mb\":%.2f,\"state_changes\":%llu,\"blocked_faults\":%llu,\"swap_exhausted\":%s",
 		t, nvms, running, memstate_name(h.state), MB(h.budget), MB(h.free), MB(h.consumed),
 		MB(h.overhead), MB(h.min_free), (unsigned long long)h.transitions,
 		(unsigned long long)h.blocked_faults, h.swap_exhausted ? "true" : "false");
+	write_zip(f, &zsum);
+	fputs("}\n", f);
 	fflush(f);
 }

@@ -220,6 +220,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	struct guest_mem_config gc = *mem;
 	gc.name = vm->name;
 	gc.size = vm->ram_size;
+	gc.zip_max_pct = cfg->zip_max_pct;
 	vm->gm_inited = 1;
 	if (guest_mem_init(&vm->gm, &gc, vm->ram, host, lerr, sizeof(lerr)))
 		return ERR(EX_OSERR, "guest memory: %s", lerr);

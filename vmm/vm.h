@@ -46,6 +46,7 @@ struct vm {
 	int reaped;                 /* vCPUs joined and memory given back */
 	struct guest_mem_stats last_mem; /* memory figures when it was reaped */
 	uint64_t prev_swr, prev_sww;     /* the stats file's rates */
+	uint64_t prev_zip, prev_unzip;
 	double prev_t;
 
 	pthread_mutex_t lock;

@@ -5,6 +5,7 @@
 #include "../../mm/guest_mem.h"
 #include "../../mm/mm_host.h"
 #include "../../mm/pagemap.h"
+#include "text_page.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -26,10 +27,12 @@ struct region {
 	struct guest_mem gm;
 };
 
-static void region_open_prefetch(struct region *r, size_t size, unsigned prefetch)
+static void region_open_cfg(struct region *r, size_t size, unsigned prefetch, unsigned zip_max_pct)
 {
 	struct guest_mem_config cfg = {
 		.name = "unit", .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = prefetch,
+		.compress = zip_max_pct > 0, .zip_level = ZIP_DEFAULT_LEVEL,
+		.zip_threshold = GM_DEFAULT_ZIP_THRESHOLD, .zip_max_pct = zip_max_pct,
 	};
 
 	r->size = size;
@@ -38,6 +41,11 @@ static void region_open_prefetch(struct region *r, size_t size, unsigned prefetc
 	madvise(r->ram, size, MADV_NOHUGEPAGE);
 	ck_assert_msg(guest_mem_init(&r->gm, &cfg, r->ram, NULL, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(guest_mem_start(&r->gm, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void region_open_prefetch(struct region *r, size_t size, unsigned prefetch)
+{
+	region_open_cfg(r, size, prefetch, 0);
 }
 
 static void region_open(struct region *r, size_t size)
@@ -202,6 +210,94 @@ START_TEST(a_backward_pass_reads_no_neighbours)
 }
 END_TEST
 
+/* Text in pages [first, first + n), each page its own. */
+static void fill_text(uint8_t *ram, uint32_t first, uint32_t n)
+{
+	for (uint32_t p = first; p < first + n; p++)
+		text_page(ram + (size_t)p * PG, p, PG);
+}
+
+static uint32_t bad_text_pages(uint8_t *ram, uint32_t first, uint32_t n)
+{
+	static uint8_t want[PG];
+	uint32_t bad = 0;
+
+	for (uint32_t p = first; p < first + n; p++) {
+		text_page(want, p, PG);
+		bad += memcmp(ram + (size_t)p * PG, want, PG) != 0;
+	}
+	return bad;
+}
+
+START_TEST(compressible_pages_stay_in_the_cache)
+{
+	struct region r;
+	struct guest_mem_stats s;
+
+	region_open_cfg(&r, 16 * MIB, 64, 50);
+	fill_text(r.ram, 0, 1024);
+	fill(r.ram, 1024, 1024, 9);                       /* random: incompressible */
+	memset(r.ram + 2048ULL * PG, 0, 1024ULL * PG);    /* zero-filled */
+	for (uint32_t p = 3072; p < 3072 + 16; p++)       /* one word repeated */
+		for (uint32_t w = 0; w < PG / 4; w++)
+			((uint32_t *)(r.ram + (size_t)p * PG))[w] = 0x5a5a0000u + p;
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, (3072ULL + 16) * PG), 3072 + 16);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.zip_pages, 1024);
+	ck_assert_uint_eq(s.same_pages, 1024 + 16);
+	ck_assert_uint_eq(s.swapped, 1024ULL * PG);       /* only the random ones */
+	ck_assert_uint_eq(s.consumed, 0);
+	/* Text shrinks well below half a page; the chunks hold at most the data plus rounding. */
+	ck_assert_uint_lt(s.zip_data_bytes, 1024ULL * PG / 2);
+	ck_assert_uint_le(s.zip_bytes, s.zip_data_bytes + 1024ULL * 64 + 2 * ZPOOL_CHUNK);
+	ck_assert_uint_eq(s.zipped, 1024 + 1024 + 16);
+
+	ck_assert_uint_eq(bad_text_pages(r.ram, 0, 1024), 0);
+	ck_assert_uint_eq(bad_pages(r.ram, 1024, 1024, 9), 0);
+	for (uint32_t p = 2048; p < 3072; p++)
+		ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + (size_t)p * PG + 8), 0);
+	for (uint32_t p = 3072; p < 3072 + 16; p++)
+		ck_assert_uint_eq(((uint32_t *)(r.ram + (size_t)p * PG))[PG / 4 - 1], 0x5a5a0000u + p);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.zip_pages + s.same_pages, 0);
+	ck_assert_uint_eq(s.zip_bytes, 0);                /* every chunk given back */
+	ck_assert_uint_eq(s.unzipped, 1024 + 1024 + 16);
+	/* Zero-filled pages read back as the shared zero page: no memory again. */
+	ck_assert_uint_eq(s.zero, 1024ULL * PG);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	region_close(&r);
+}
+END_TEST
+
+START_TEST(a_full_cache_sends_its_oldest_pages_to_the_file)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	uint32_t zipped_first = UINT32_MAX;
+
+	/* 1% of 16 MiB: 10 chunks, room for a few hundred text pages only. */
+	region_open_cfg(&r, 16 * MIB, 64, 1);
+	fill_text(r.ram, 0, 4096);
+	for (uint32_t p = 0; p < 4096; p += 64)           /* oldest first */
+		guest_mem_pageout(&r.gm, (uint64_t)p * PG, 64ULL * PG);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.consumed, 0);
+	ck_assert_uint_gt(s.zip_writebacks, 1000);
+	ck_assert_uint_le(s.zip_bytes, s.zip_cap);
+	ck_assert_uint_eq(s.zip_pages * PG + s.swapped, 4096ULL * PG);
+	/* Age order: everything older than the oldest page still cached went to the file. */
+	for (uint32_t p = 0; p < 4096 && zipped_first == UINT32_MAX; p++)
+		if ((r.gm.state[p] & GM_STATE_MASK) == GM_ZIPPED)
+			zipped_first = p;
+	ck_assert_uint_lt(zipped_first, 4096);
+	for (uint32_t p = 0; p < zipped_first; p++)
+		ck_assert_uint_eq(r.gm.state[p] & GM_STATE_MASK, GM_SWAPPED);
+	ck_assert_uint_ge(zipped_first, 4096 - s.zip_pages - 64);
+	ck_assert_uint_eq(bad_text_pages(r.ram, 0, 4096), 0);
+	region_close(&r);
+}
+END_TEST
+
 struct writer {
 	uint8_t *ram;
 	uint32_t npages;
@@ -348,6 +444,8 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, swap_out_and_in_keeps_every_byte);
 	tcase_add_test(tc, pageout_swaps_a_range_and_a_sequential_pass_reads_ahead);
 	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
+	tcase_add_test(tc, compressible_pages_stay_in_the_cache);
+	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);

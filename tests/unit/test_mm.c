@@ -5,6 +5,7 @@
 #include "../../mm/slots.h"
 #include "../../mm/zip.h"
 #include "../../mm/zpool.h"
+#include "text_page.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -172,25 +173,6 @@ END_TEST
 
 /* ---- compression ----------------------------------------------------------- */
 
-/* Words of "text": compresses the way prose does, differently per page. */
-static void text_page(uint8_t *p, unsigned seed)
-{
-	static const char *const words[] = { "the ", "memory ", "of ", "a ", "virtual ", "machine ",
-					     "is ", "shared ", "page ", "and ", "swapped ", "out " };
-	uint32_t x = seed * 2654435761u + 1;
-	size_t n = 0;
-
-	while (n < ZIP_PAGE) {
-		const char *w;
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		w = words[x % 12];
-		for (; *w && n < ZIP_PAGE; w++)
-			p[n++] = (uint8_t)*w;
-	}
-}
-
 START_TEST(zip_round_trips_and_refuses_what_does_not_fit)
 {
 	static uint8_t page[ZIP_PAGE], back[ZIP_PAGE], out[ZIP_PAGE];
@@ -199,7 +181,7 @@ START_TEST(zip_round_trips_and_refuses_what_does_not_fit)
 
 	ck_assert_ptr_nonnull(z);
 	for (unsigned seed = 0; seed < 50; seed++) {
-		text_page(page, seed);
+		text_page(page, seed, ZIP_PAGE);
 		n = zip_compress(z, page, out, 2048);
 		ck_assert_uint_gt(n, 0);
 		ck_assert_uint_le(n, 2048);
