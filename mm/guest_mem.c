@@ -216,7 +216,7 @@ static int zip_cache_init(struct guest_mem *gm, const struct guest_mem_config *c
 		return ERR("compression cache: %s", strerror(-rc));
 	gm->znext = malloc((size_t)gm->npages * sizeof(uint32_t));
 	gm->zout = alloc_pages(SWAP_BATCH_MAX);
-	gm->zbuf = alloc_pages(1);
+	gm->zbuf = alloc_pages(gm->prefetch);
 	if (!gm->znext || !gm->zout || !gm->zbuf)
 		return ERR("out of memory for the compression cache");
 	return 0;
@@ -446,52 +446,88 @@ static void fault_swapped(struct guest_mem *gm, uint32_t p)
 		start_ahead(gm, gm->ra_next);
 }
 
+static int cached(enum gm_state s)
+{
+	return s == GM_ZIPPED || s == GM_SAME;
+}
+
+static int zero_filled(const struct guest_mem *gm, uint32_t p)
+{
+	return st(gm, p) == GM_SAME && gm->slot[p] == 0;
+}
+
+/* Decompress (or fill) cached page p into dst; -1 if its data is damaged. */
+static int unzip_page(struct guest_mem *gm, uint32_t p, uint8_t *dst)
+{
+	size_t len;
+	void *data;
+
+	if (st(gm, p) == GM_SAME) {
+		zip_fill(dst, gm->slot[p]);
+		return 0;
+	}
+	data = zpool_data(&gm->zpool, gm->slot[p], &len);
+	return data && !zip_decompress(gm->zip, data, len, dst) ? 0 : -1;
+}
+
 /*
- * A compressed or same-filled page: decompress (or fill) and map it.  A
- * read of a zero-filled page maps the shared zero page instead.
+ * A compressed or same-filled page: decompress (or fill) it, with the
+ * cached pages after it when the faults run sequentially (the swap-in
+ * window), and map them with one UFFDIO_COPY.  A read of zero-filled
+ * pages maps the shared zero page instead, so they take no memory again.
  */
 static void fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 {
-	enum gm_state s = st(gm, p);
+	uint32_t run = 1, win = swapin_window(gm, p);
+	char msg[128];
 	int rc;
 
-	if (s == GM_SAME && gm->slot[p] == 0 && !write) {
-		rc = uffd_zeropage(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
-		if (!rc) {
-			set_state(gm, p, GM_ZERO, GM_REF);
-			gm->slot[p] = SLOT_NONE;
-			gm->unzipped++;
+	if (!write && zero_filled(gm, p)) {
+		while (run < win && p + run < gm->npages && zero_filled(gm, p + run))
+			run++;
+		if (uffd_zeropage(gm->uffd.fd, page(gm, p), (size_t)run * GM_PAGE, 0) == 0) {
+			for (uint32_t i = 0; i < run; i++) {
+				set_state(gm, p + i, GM_ZERO,
+					  i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+				gm->slot[p + i] = SLOT_NONE;
+			}
+			gm->unzipped += run;
+			gm->ra_next = p + run;
 			return;
 		}
+		run = 1;
 	}
-	if (s == GM_SAME) {
-		zip_fill(gm->zbuf, gm->slot[p]);
-	} else {
-		size_t len;
-		void *data = zpool_data(&gm->zpool, gm->slot[p], &len);
-		if (!data || zip_decompress(gm->zip, data, len, gm->zbuf)) {
-			char msg[128];
+	while (run < win && p + run < gm->npages && cached(st(gm, p + run)))
+		run++;
+	for (uint32_t i = 0; i < run; i++) {
+		if (unzip_page(gm, p + i, gm->zbuf + (size_t)i * GM_PAGE) == 0)
+			continue;
+		if (i == 0) {
 			snprintf(msg, sizeof(msg), "compressed page at gpa 0x%llx is damaged",
 				 (unsigned long long)p * GM_PAGE);
 			fail_vm(gm, msg);
 			return;
 		}
+		run = i; /* a neighbour's turn comes with its own fault */
+		break;
 	}
-	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->zbuf, GM_PAGE, 0);
+	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->zbuf, (size_t)run * GM_PAGE, 0);
 	if (rc) {
-		char msg[128];
 		snprintf(msg, sizeof(msg), "UFFDIO_COPY of a decompressed page at gpa 0x%llx: %s",
 			 (unsigned long long)p * GM_PAGE, strerror(-rc));
 		fail_vm(gm, msg);
 		return;
 	}
-	if (s == GM_ZIPPED) {
-		zpool_free(&gm->zpool, gm->slot[p]);
-		zip_account(gm);
+	for (uint32_t i = 0; i < run; i++) {
+		if (st(gm, p + i) == GM_ZIPPED)
+			zpool_free(&gm->zpool, gm->slot[p + i]);
+		gm->slot[p + i] = SLOT_NONE;
+		/* Neighbours keep their sample mark: untouched so far. */
+		set_state(gm, p + i, GM_PRESENT, i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
 	}
-	gm->slot[p] = SLOT_NONE;
-	set_state(gm, p, GM_PRESENT, GM_REF);
-	gm->unzipped++;
+	zip_account(gm);
+	gm->unzipped += run;
+	gm->ra_next = p + run;
 }
 
 static void fault_sampled(struct guest_mem *gm, uint32_t p)
@@ -703,7 +739,7 @@ void guest_mem_destroy(struct guest_mem *gm)
 	free(gm->znext);
 	gm->znext = NULL;
 	free_pages(gm->zout, SWAP_BATCH_MAX);
-	free_pages(gm->zbuf, 1);
+	free_pages(gm->zbuf, gm->prefetch);
 	gm->zout = gm->zbuf = NULL;
 	gm->host = NULL;
 	swapfile_close(gm->swap);
@@ -1242,7 +1278,7 @@ static uint64_t meta_bytes(const struct guest_mem *gm)
 static uint64_t buffer_bytes(const struct guest_mem *gm)
 {
 	return ((uint64_t)gm->fault_around + 2ULL * gm->prefetch + SWAP_BATCH_MAX + gm->nsample +
-		(gm->zip ? SWAP_BATCH_MAX + 1 : 0)) * GM_PAGE;
+		(gm->zip ? SWAP_BATCH_MAX + gm->prefetch : 0)) * GM_PAGE;
 }
 
 uint64_t guest_mem_overhead(struct guest_mem *gm)

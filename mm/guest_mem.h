@@ -150,7 +150,7 @@ struct guest_mem {
 	uint32_t *znext;             /* age queue links, oldest at zq_head */
 	uint32_t zq_head, zq_tail;
 	uint8_t *zout;               /* SWAP_BATCH_MAX compressed results */
-	uint8_t *zbuf;               /* one page: decompression target */
+	uint8_t *zbuf;               /* prefetch pages: decompression target */
 	uint64_t zip_accounted;      /* chunk bytes told to the host */
 	uint64_t zipped, unzipped, zip_writebacks;
 	pthread_mutex_t evict_lock;  /* one eviction at a time: it owns stage and zout */

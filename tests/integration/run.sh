@@ -296,6 +296,64 @@ t_kernel_swap_backend_loses_nothing() {
 	expect '[ "$(last_stat vm0 swcur_mb)" = 0.0 ]'
 }
 
+# ---- compression cache -------------------------------------------------------------
+t_verify_a_third_of_the_vm_each_pattern() {
+	local pat
+	for pat in random text zero; do
+		vmm run --host-mem 64M --stats "$WORK/s.jsonl" --mem 192M \
+			--append "workload=verify size=160M seed=12 passes=2 pattern=$pat"
+		expect '[ $RC -eq 0 ]'
+		expect '[ "$(result vm0 bad_pages)" = 0 ]'
+		expect '[ "$(result vm0 pattern)" = $pat ]'
+	done
+}
+
+# stat_ok PYTHON-EXPRESSION: true when it holds for the last line of vm0 (as l).
+stat_ok() {
+	grep '"vm":"vm0"' "$WORK/s.jsonl" | tail -n 1 | python3 -c "import json,sys; l=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"
+}
+
+t_compressible_memory_stays_in_the_cache() {
+	vmm run --host-mem 128M --stats "$WORK/s.jsonl" --vm name=vm0,mem=192M,zip_max_pct=50 \
+		--append "workload=verify size=160M seed=13 passes=2 pattern=text"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	expect 'grep -q "compression cache: zstd level -1" "$ERR"'
+	# Most reclaimed pages were kept compressed, and came back from the cache, not the file.
+	expect 'stat_ok "l[\"zipped\"] > 8000 and l[\"zipped\"] > 4 * (l[\"sww\"] - l[\"zip_writebacks\"])"'
+	expect 'stat_ok "l[\"unzipped\"] > 4 * l[\"swr\"]"'
+}
+
+t_random_memory_is_not_kept_compressed() {
+	vmm run --host-mem 128M --stats "$WORK/s.jsonl" --vm name=vm0,mem=192M,zip_max_pct=50 \
+		--append "workload=verify size=160M seed=14 passes=2 pattern=random"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	expect 'stat_ok "l[\"sww\"] > 8000 and l[\"zipped\"] < 0.02 * l[\"sww\"]"'
+}
+
+t_zero_pages_are_stored_as_nothing() {
+	vmm run --host-mem 64M --stats "$WORK/s.jsonl" --mem 192M \
+		--append "workload=verify size=160M seed=15 passes=2 pattern=zero"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	# Zero pages reclaimed as "same-filled": kept with no cache space and no file writes.
+	expect 'stat_ok "l[\"zipped\"] > 8000 and l[\"sww\"] < 0.02 * l[\"zipped\"]"'
+}
+
+t_no_compress_turns_the_cache_off() {
+	vmm run --no-compress --host-mem 64M --stats "$WORK/s.jsonl" --mem 128M \
+		--append "workload=verify size=96M seed=16 pattern=text"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	expect '! grep -q "compression cache:" "$ERR"'
+	expect 'stat_ok "l[\"zipped\"] == 0 and l[\"sww\"] > 1000"'
+}
+
+t_bad_zip_level() { bad_input 64 "not a zstd level" run --zip-level 30 --mem 16M; }
+t_bad_zip_threshold() { bad_input 64 "from 64 to 4094" run --zip-threshold 5000 --mem 16M; }
+t_bad_zip_max_pct() { bad_input 64 "bad zip_max_pct" run --vm name=a,mem=16M,zip_max_pct=101; }
+
 t_consumed_agrees_with_the_kernel() {
 	vmm run --stats "$WORK/s.jsonl" --mem 128M --append "workload=memstress size=96M ws=64M secs=3"
 	expect '[ $RC -eq 0 ]'
