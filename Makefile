@@ -92,8 +92,13 @@ demo: deps
 $(BUILD)/mmbench: $(call obj,bench/mmbench.c $(MM_SRCS))
 	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
 
+# The compression cache's per-page costs, on the workloads' own patterns.
+$(call obj,bench/zipbench.c guest/workloads/pattern.c): CFLAGS += -Iguest -I.
+$(BUILD)/zipbench: $(call obj,bench/zipbench.c guest/workloads/pattern.c mm/zip.c mm/hist.c)
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host $(BUILD)/mmbench
+	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host $(BUILD)/mmbench $(BUILD)/zipbench
 	@scripts/bench.sh
 
 clean:

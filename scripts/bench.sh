@@ -125,7 +125,14 @@ emit "{\"bench\":\"faults\",\"zero_fill_p50_ns\":$zp50,\"zero_fill_p99_ns\":$zp9
 # ---- the kernel's swap as peer: host swap on a swap file, set up here ---------
 HOST_SWAP=$SWAPDIR/host.swap
 CG=/sys/fs/cgroup/memory/memvisor-bench-$$
+ZSW=/sys/module/zswap/parameters
+zswap_saved=""
 cleanup() {
+	# Every host setting the bench changed goes back as it was.
+	if [ -n "$zswap_saved" ]; then
+		echo "${zswap_saved#* }" >$ZSW/compressor 2>/dev/null
+		echo "${zswap_saved%% *}" >$ZSW/enabled
+	fi
 	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	grep -q "^$HOST_SWAP " /proc/swaps && swapoff "$HOST_SWAP"
 	rm -rf "$TMP" "$SWAPDIR"
@@ -137,6 +144,14 @@ if ! { fallocate -l 1G "$HOST_SWAP" && chmod 600 "$HOST_SWAP" && mkswap "$HOST_S
 	swap_ok=0
 	echo "bench: cannot turn on host swap for the kernel peers: $(cat "$TMP/swaperr")" >&2
 fi
+
+# in_cgroup OUT CMD...: CMD inside the bench's memory cgroup, output to OUT, at most 300 s;
+# run it in the background and "wait $! 2>/dev/null", so that bash's "Killed" notice stays out of the table
+in_cgroup() {
+	local out=$1
+	shift
+	exec timeout 300 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$@" >"$out" 2>&1
+}
 
 # read_ms over pages_read of a RESULT line, in us a page
 per_page() { echo "scale=2; $(field "$1" read_ms) * 1000 / $(field "$1" pages_read)" | bc | sed 's/^\./0./'; }
@@ -193,14 +208,15 @@ if [ $swap_ok = 1 ] && mkdir "$CG" 2>"$TMP/cgerr" && echo $((BUDGET << 20)) >"$C
 	t0=$(date +%s%N)
 	set +e
 	# Our budget is far above the VMs' size: our reclaim never starts; the kernel's limit rules.
-	# In a subshell, so that bash's own "Killed" notice stays out of the table.
-	(timeout 300 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
-		"$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 4G "${vms_args[@]}" >"$TMP/kc" 2>&1) 2>/dev/null
+	# In the background and waited for, so that bash prints no "Killed" notice in the table.
+	in_cgroup "$TMP/kc" "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 4G "${vms_args[@]}" &
+	wait $! 2>/dev/null
 	k_rc=$?
 	set -e
 	k_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc | sed 's/^\./0./')
 	k_done=$(grep -c "RESULT workload=memstress" "$TMP/kc" || true)
 	oom=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
+	rmdir "$CG"
 	pin=$(( $(awk '/^pswpin/ {print $2}' /proc/vmstat) - pin0 ))
 	pout=$(( $(awk '/^pswpout/ {print $2}' /proc/vmstat) - pout0 ))
 	case $k_rc in
@@ -216,6 +232,74 @@ if [ $swap_ok = 1 ] && mkdir "$CG" 2>"$TMP/cgerr" && echo $((BUDGET << 20)) >"$C
 else
 	echo "  peer: NOT MEASURED (no host swap, or no cgroup-v1 memory controller: $(cat "$TMP/cgerr" 2>/dev/null))"
 fi
+
+# ---- compression cache ----------------------------------------------------------
+echo
+echo "== compression cache, per 4 KiB page (build/zipbench: zstd level -1, kept if <= 2048 bytes)"
+"$B/zipbench" >"$TMP/zb"
+for pat in random zero text; do
+	line=$(grep " pattern=$pat " "$TMP/zb")
+	zf() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	printf "  %-8s compress p50 %6s us  decompress p50 %6s us  ratio %7s  kept %5s%%  same-filled %5s%%\n" \
+		"$pat" "$(zf compress_us)" "$(zf decompress_us)" "$(zf ratio)" "$(zf kept_pct)" "$(zf same_pct)"
+	emit "{\"bench\":\"zip_page\",\"pattern\":\"$pat\",\"compress_us\":$(zf compress_us),\"decompress_us\":$(zf decompress_us),\"ratio\":$(zf ratio),\"kept_pct\":$(zf kept_pct)}"
+done
+
+echo
+echo "== guest-observed fault latency by pattern: 128 MiB swapped out (pageout), then random reads"
+for pat in text zero random; do
+	"$B/vmm" run --swap-dir "$SWAPDIR" --vm name=vm0,mem=256M,zip_max_pct=50 \
+		--append "workload=memstress size=128M pattern=$pat order=random passes=1 pageout=1" >"$TMP/fl_$pat" 2>/dev/null
+done
+zp50=$(field "$TMP/fl_text" p50_ns); zp99=$(field "$TMP/fl_text" p99_ns)
+sp50=$(field "$TMP/fl_zero" p50_ns); sp99=$(field "$TMP/fl_zero" p99_ns)
+fp50=$(field "$TMP/fl_random" p50_ns); fp99=$(field "$TMP/fl_random" p99_ns)
+printf "  %-44s p50 %7s us  p99 %8s us\n" "text: decompress from the cache" "$(us "$zp50")" "$(us "$zp99")"
+printf "  %-44s p50 %7s us  p99 %8s us\n" "zero: same-filled, zero page mapped" "$(us "$sp50")" "$(us "$sp99")"
+printf "  %-44s p50 %7s us  p99 %8s us\n" "random: read back from the swap file" "$(us "$fp50")" "$(us "$fp99")"
+printf "  %-44s p50 %7s us  (from the fault floors above)\n" "bare userfaultfd round trip" "$uffd_p50"
+zratio=$(echo "scale=2; ($zp50 / 1000) / $uffd_p50" | bc | sed 's/^\./0./')
+printf "  %-44s %s   (goal: <= 1.2)\n" "decompress fault p50 / uffd round trip p50" "$zratio"
+emit "{\"bench\":\"zip_faults\",\"decompress_p50_ns\":$zp50,\"decompress_p99_ns\":$zp99,\"same_p50_ns\":$sp50,\"file_p50_ns\":$fp50,\"uffd_p50_us\":$uffd_p50,\"ratio_to_uffd\":$zratio}"
+
+# fig5 (c) on compressible memory: 2 VMs, memstress pattern=text, on the budget above
+ZC_ARGS="workload=memstress size=336M ws=288M secs=$PEER_SECS pattern=text"
+zvms=(--vm name=vm1,mem=${VM_MEM}M --append "$ZC_ARGS" --vm name=vm2,mem=${VM_MEM}M --append "$ZC_ARGS")
+sum_mbs() { grep "RESULT workload=memstress" "$1" | tr ' ' '\n' | sed -n 's/^mb_per_s=//p' | paste -sd+ | bc; }
+echo
+echo "== fig5 (c) on compressible memory: 2 VMs x ${VM_MEM} MiB, memstress pattern=text for ${PEER_SECS} s, on ${BUDGET} MiB"
+"$B/vmm" run --swap-dir "$SWAPDIR" --host-mem ${BUDGET}M "${zvms[@]}" >"$TMP/zon" 2>/dev/null || true
+"$B/vmm" run --no-compress --swap-dir "$SWAPDIR" --host-mem ${BUDGET}M "${zvms[@]}" >"$TMP/zoff" 2>/dev/null || true
+z_on=$(sum_mbs "$TMP/zon"); z_off=$(sum_mbs "$TMP/zoff")
+printf "  %-44s %6s MiB/s (both VMs)\n" "memvisor, compression cache on (10%)" "$z_on"
+printf "  %-44s %6s MiB/s\n" "memvisor, --no-compress" "$z_off"
+zc_ratio=$(echo "scale=2; $z_on / $z_off" | bc | sed 's/^\./0./')
+printf "  %-44s %s   (goal: >= 3)\n" "ratio on / off" "$zc_ratio"
+zs_what="NOT MEASURED (no host swap, or no cgroup-v1 memory controller)"; zs_mbs=null
+if [ $swap_ok = 1 ] && [ -w $ZSW/enabled ] && mkdir "$CG" 2>/dev/null && echo $((BUDGET << 20)) >"$CG/memory.limit_in_bytes"; then
+	zswap_saved="$(cat $ZSW/enabled) $(cat $ZSW/compressor)"
+	echo zstd >$ZSW/compressor 2>/dev/null || true
+	echo Y >$ZSW/enabled
+	zs_comp=$(cat $ZSW/compressor)
+	set +e
+	in_cgroup "$TMP/zsw" "$B/vmm" run --no-compress --swap-dir "$SWAPDIR" --host-mem 4G "${zvms[@]}" &
+	wait $! 2>/dev/null
+	zs_rc=$?
+	set -e
+	echo "${zswap_saved#* }" >$ZSW/compressor 2>/dev/null || true
+	echo "${zswap_saved%% *}" >$ZSW/enabled
+	zswap_saved=""
+	zs_oom=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
+	rmdir "$CG" 2>/dev/null || true
+	zs_done=$(grep -c "RESULT workload=memstress" "$TMP/zsw" || true)
+	if [ "$zs_done" = 2 ]; then
+		zs_mbs=$(sum_mbs "$TMP/zsw"); zs_what="$zs_mbs MiB/s"
+	else
+		zs_what="exit $zs_rc, $zs_done of 2 VMs finished, cgroup OOM kills: $zs_oom"
+	fi
+fi
+printf "  %-44s %s\n" "peer: cgroup limit + host swap + zswap (${zs_comp:-?})" "$zs_what"
+emit "{\"bench\":\"zip_fig5c\",\"on_mb_per_s\":${z_on:-null},\"off_mb_per_s\":${z_off:-null},\"ratio\":${zc_ratio:-null},\"zswap_peer_mb_per_s\":$zs_mbs}"
 
 echo
 echo "JSON lines: $JSON"
