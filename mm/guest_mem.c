@@ -16,6 +16,7 @@
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 #define MSGS_PER_READ 16
+#define ZIP_ACCEPT_PCT 90  /* a full compression cache takes pages again below this */
 
 static uint64_t now_ns(void)
 {
@@ -908,6 +909,16 @@ static void zip_make_room(struct guest_mem *gm)
 	unsigned n = 0;
 	int rc;
 
+	/*
+	 * Full: refuse new pages (same-filled ones cost nothing and still come
+	 * in) until faults have drained the cache below ZIP_ACCEPT_PCT of its
+	 * cap, as zswap's accept_threshold_percent does.  Otherwise every
+	 * victim would be compressed only to be written out a moment later.
+	 */
+	if (gm->zpool.chunks_used + 2 > gm->zpool.nchunks)
+		gm->zip_refusing = 1;
+	else if ((uint64_t)gm->zpool.chunks_used * 100 < (uint64_t)gm->zpool.nchunks * ZIP_ACCEPT_PCT)
+		gm->zip_refusing = 0;
 	if (gm->zpool.chunks_used + 2 <= gm->zpool.nchunks || !file_room(gm))
 		return;
 	while (n < SWAP_BATCH_MAX) {
@@ -979,6 +990,8 @@ static void classify(struct guest_mem *gm, unsigned n, uint8_t *kind, uint32_t *
 			len[i] = word;
 			continue;
 		}
+		if (gm->zip_refusing)
+			continue;
 		z = zip_compress(gm->zip, pg, gm->zout + (size_t)i * GM_PAGE, gm->zip_threshold);
 		if (z) {
 			kind[i] = TO_ZIP;

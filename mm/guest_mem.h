@@ -152,6 +152,7 @@ struct guest_mem {
 	uint8_t *zout;               /* SWAP_BATCH_MAX compressed results */
 	uint8_t *zbuf;               /* prefetch pages: decompression target */
 	uint64_t zip_accounted;      /* chunk bytes told to the host */
+	int zip_refusing;            /* full: new pages go to the file until it drains */
 	uint64_t zipped, unzipped, zip_writebacks;
 	pthread_mutex_t evict_lock;  /* one eviction at a time: it owns stage and zout */
 	uint64_t rng;

@@ -298,6 +298,46 @@ START_TEST(a_full_cache_sends_its_oldest_pages_to_the_file)
 }
 END_TEST
 
+START_TEST(a_full_cache_refuses_pages_until_faults_drain_it)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	uint64_t zipped, swapped;
+	uint32_t p = 0, q = 0;
+
+	/* 20% of 16 MiB: ~200 chunks, so one write-back (64 pages) frees only ~3% of it. */
+	region_open_cfg(&r, 16 * MIB, 64, 20);
+	fill_text(r.ram, 0, 4096);
+	do {
+		guest_mem_pageout(&r.gm, (uint64_t)p * PG, 64ULL * PG);
+		p += 64;
+		guest_mem_get_stats(&r.gm, &s);
+	} while (s.zip_writebacks == 0 && p < 4096);
+	ck_assert_uint_lt(p, 3584);
+	zipped = s.zip_pages;
+	swapped = s.swapped;
+	/* Still over 90% of the cap: new pages go straight to the file. */
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, (uint64_t)p * PG, 256ULL * PG), 256);
+	p += 256;
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.zip_pages, zipped);
+	ck_assert_uint_eq(s.swapped, swapped + 256ULL * PG);
+	/* Faults on the oldest cached pages empty their chunks ... */
+	while ((r.gm.state[q] & GM_STATE_MASK) != GM_ZIPPED)
+		q++;
+	ck_assert_uint_eq(bad_text_pages(r.ram, q, 512), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_le(s.zip_pages, zipped - 512); /* (the window may bring in a few more) */
+	zipped = s.zip_pages;
+	/* ... and below 90% the cache takes pages again. */
+	guest_mem_pageout(&r.gm, (uint64_t)p * PG, 64ULL * PG);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.zip_pages, zipped + 64);
+	ck_assert_uint_eq(bad_text_pages(r.ram, 0, 4096), 0);
+	region_close(&r);
+}
+END_TEST
+
 struct writer {
 	uint8_t *ram;
 	uint32_t npages;
@@ -446,6 +486,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
 	tcase_add_test(tc, compressible_pages_stay_in_the_cache);
 	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
+	tcase_add_test(tc, a_full_cache_refuses_pages_until_faults_drain_it);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);
