@@ -1,0 +1,265 @@
+/*
+ * Eviction: victims by the clock (or a range on request), write-protected
+ * and staged, then kept compressed, written to the swap file, or handed
+ * to the host's swap (kernel-swap mode); only then are host pages freed.
+ */
+#include "gm_internal.h"
+#include "pagemap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Clock: present pages not referenced since the hand last passed (lock held). */
+static unsigned pick_victims(struct guest_mem *gm, uint32_t *v, unsigned want)
+{
+	unsigned n = 0;
+
+	for (uint64_t steps = 0; steps < 2ULL * gm->npages && n < want; steps++) {
+		uint32_t p = gm->clock_hand;
+		uint8_t s = gm->state[p];
+
+		gm->clock_hand = p + 1 == gm->npages ? 0 : p + 1;
+		if ((s & GM_STATE_MASK) != GM_PRESENT || (s & GM_SAMPLE))
+			continue;
+		if (s & GM_REF) {
+			gm->state[p] = (uint8_t)(s & ~GM_REF); /* second chance */
+			continue;
+		}
+		v[n++] = p;
+	}
+	return n;
+}
+
+/* Apply fn to runs of consecutive page numbers in v (sorted by the clock). */
+static void for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
+		     void (*fn)(struct guest_mem *, uint32_t, uint32_t))
+{
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+		while (j < n && v[j] == v[j - 1] + 1)
+			j++;
+		fn(gm, v[i], v[j - 1] - v[i] + 1);
+		i = j;
+	}
+}
+
+static void wp_run(struct guest_mem *gm, uint32_t p, uint32_t n)
+{
+	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, 1);
+}
+
+static void pageout_run(struct guest_mem *gm, uint32_t p, uint32_t n)
+{
+	if (madvise(page(gm, p), (size_t)n * GM_PAGE, MADV_PAGEOUT) && !gm->kswap_refused) {
+		gm_log(gm, "MADV_PAGEOUT: %s", strerror(errno));
+		gm->kswap_refused = 1;
+	}
+}
+
+/*
+ * Kernel-swap mode (lock held, released on return): hand the victims to
+ * the host's swap and keep as kswapped those that really left.
+ */
+static unsigned page_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
+{
+	uint64_t e;
+	unsigned freed = 0;
+
+	for_runs(gm, v, n, pageout_run);
+	for (unsigned i = 0; i < n; i++) {
+		if (pagemap_read(gm->pagemap_fd, page(gm, v[i]), 1, &e) || (e & PM_PRESENT))
+			continue; /* still resident: swap off or full, or touched again */
+		gm_set_state(gm, v[i], GM_KSWAPPED, 0);
+		gm->swapouts++;
+		freed++;
+	}
+	if (n && !freed && !gm->kswap_refused) {
+		gm_log(gm, "MADV_PAGEOUT left every page resident: is host swap on, and not full?");
+		gm->kswap_refused = 1;
+	}
+	if (n && !freed)
+		gm->swap_full = 1;
+	else if (freed)
+		gm->kswap_refused = gm->swap_full = 0;
+	pthread_mutex_unlock(&gm->lock);
+	return freed;
+}
+
+/* Free slots in the swap file, clearing "full" once a batch's worth is back. */
+int gm_file_room(struct guest_mem *gm)
+{
+	struct slots *sl = swapfile_slots(gm->swap);
+
+	if (gm->swap_full && sl->limit - sl->used >= SWAP_BATCH_MAX)
+		gm->swap_full = 0; /* only then: no flapping */
+	return !gm->swap_full && sl->used < sl->limit;
+}
+
+uint32_t gm_alloc_slot(struct guest_mem *gm)
+{
+	uint32_t slot = slots_alloc(swapfile_slots(gm->swap));
+
+	if (slot == SLOT_NONE) {
+		/* Loud the first time; a VM that keeps filling it is told every 10 s. */
+		if (!gm->swap_full && now_ns() - gm->swap_full_logged_ns >= 10000000000ULL) {
+			gm_log(gm, "swap file '%s' is full (%u slots): no swapping until slots free up",
+			      swapfile_path(gm->swap), swapfile_slots(gm->swap)->limit);
+			gm->swap_full_logged_ns = now_ns();
+		}
+		gm->swap_full = 1;
+	}
+	return slot;
+}
+
+void gm_write_failed(struct guest_mem *gm, int rc)
+{
+	gm->swap_errors++;
+	if (!gm->swap_disabled)
+		gm_log(gm, "swap write failed (%s): pages stay where they were, swapping stops", strerror(-rc));
+	gm->swap_disabled = 1;
+}
+
+/* An eviction that cannot finish: the page stays, writable again. */
+static void keep_resident(struct guest_mem *gm, uint32_t p)
+{
+	gm_set_state(gm, p, GM_PRESENT, 0);
+	uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+}
+
+/* The evicting page's content is safe elsewhere: give its host page back. */
+int gm_drop_evicted(struct guest_mem *gm, uint32_t p)
+{
+	if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
+		keep_resident(gm, p);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Evict the victims (lock held, released on return): write-protect them
+ * (from then on a guest write cancels a page's eviction), copy them to
+ * the stage, keep those that compress well in the compression cache, and
+ * write the rest to the swap file; only then free their host pages.
+ * Returns pages freed.
+ */
+static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned nv)
+{
+	struct swap_write w[SWAP_BATCH_MAX];
+	uint32_t v[SWAP_BATCH_MAX], fv[SWAP_BATCH_MAX], len[SWAP_BATCH_MAX];
+	uint8_t kind[SWAP_BATCH_MAX];
+	unsigned freed = 0, nf = 0, n = 0;
+	int rc;
+
+	if (gm->kernel_swap)
+		return page_out(gm, victims, nv);
+	if (gm->zip)
+		gm_zip_make_room(gm);
+	/* That may have dropped the lock: take only victims still as chosen. */
+	for (unsigned i = 0; i < nv; i++)
+		if (st(gm, victims[i]) == GM_PRESENT && !(gm->state[victims[i]] & GM_SAMPLE))
+			v[n++] = victims[i];
+	if (!gm->zip && !gm_file_room(gm))
+		n = 0;
+	for (unsigned i = 0; i < n; i++)
+		gm_set_state(gm, v[i], GM_EVICTING, 0);
+	for_runs(gm, v, n, wp_run);
+	pthread_mutex_unlock(&gm->lock);
+	if (!n)
+		return 0;
+
+	for (unsigned i = 0; i < n; i++)
+		memcpy(gm->stage + (size_t)i * GM_PAGE, page(gm, v[i]), GM_PAGE);
+	gm_zip_classify(gm, n, kind, len);
+
+	pthread_mutex_lock(&gm->lock);
+	if (gm->zip)
+		freed = gm_zip_store(gm, v, n, kind, len);
+	/* The rest go to the file, staged where they are. */
+	for (unsigned i = 0; i < n; i++) {
+		if (kind[i] != TO_FILE || st(gm, v[i]) != GM_EVICTING)
+			continue;
+		w[nf].slot = gm_alloc_slot(gm);
+		if (w[nf].slot == SLOT_NONE) {
+			keep_resident(gm, v[i]);
+			continue;
+		}
+		w[nf].buf = gm->stage + (size_t)i * GM_PAGE;
+		fv[nf++] = v[i];
+	}
+	if (!nf) {
+		pthread_mutex_unlock(&gm->lock);
+		return freed;
+	}
+	pthread_mutex_unlock(&gm->lock);
+	rc = swapfile_write_batch(gm->swap, w, nf);
+
+	pthread_mutex_lock(&gm->lock);
+	for (unsigned i = 0; i < nf; i++) {
+		uint32_t p = fv[i];
+		if (st(gm, p) != GM_EVICTING || w[i].result || gm_drop_evicted(gm, p)) {
+			/* Cancelled by a guest write, or the write failed: it stays. */
+			slots_release(swapfile_slots(gm->swap), w[i].slot);
+			if (st(gm, p) == GM_EVICTING)
+				keep_resident(gm, p);
+			continue;
+		}
+		gm->slot[p] = w[i].slot;
+		gm_set_state(gm, p, GM_SWAPPED, 0);
+		gm->swapouts++;
+		freed++;
+	}
+	if (rc)
+		gm_write_failed(gm, rc);
+	pthread_mutex_unlock(&gm->lock);
+	return freed;
+}
+
+unsigned guest_mem_evict(struct guest_mem *gm, unsigned want)
+{
+	uint32_t v[SWAP_BATCH_MAX];
+	unsigned freed = 0;
+
+	if (want > SWAP_BATCH_MAX)
+		want = SWAP_BATCH_MAX;
+	pthread_mutex_lock(&gm->evict_lock);
+	pthread_mutex_lock(&gm->lock);
+	if (gm->swap_disabled)
+		pthread_mutex_unlock(&gm->lock);
+	else
+		freed = swap_out(gm, v, pick_victims(gm, v, want));
+	pthread_mutex_unlock(&gm->evict_lock);
+	return freed;
+}
+
+uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint32_t v[SWAP_BATCH_MAX], p, end;
+	uint64_t freed = 0;
+
+	if (gpa >= gm->size || len > gm->size - gpa || !len)
+		return 0;
+	p = (uint32_t)(gpa / GM_PAGE);
+	end = (uint32_t)((gpa + len + GM_PAGE - 1) / GM_PAGE);
+	pthread_mutex_lock(&gm->evict_lock);
+	while (p < end) {
+		unsigned n = 0, got;
+
+		pthread_mutex_lock(&gm->lock);
+		if (gm->swap_disabled) {
+			pthread_mutex_unlock(&gm->lock);
+			break;
+		}
+		for (; p < end && n < SWAP_BATCH_MAX; p++)
+			if (st(gm, p) == GM_PRESENT && !(gm->state[p] & GM_SAMPLE))
+				v[n++] = p;
+		got = swap_out(gm, v, n);
+		freed += got;
+		if (n && !got && gm->swap_full)
+			break; /* no room left: the rest stays resident */
+	}
+	pthread_mutex_unlock(&gm->evict_lock);
+	return freed;
+}

@@ -1,0 +1,72 @@
+/*
+ * What the parts of guest_mem share, and nothing outside mm/guest_mem*.c
+ * and mm/gm_*.c may use: page-state helpers and the calls between the
+ * fault service (guest_mem.c), swap-in (gm_swapin.c), eviction
+ * (gm_evict.c) and the compression cache (gm_zip.c).  Unless a comment
+ * says otherwise, every function here runs with gm->lock held.
+ */
+#ifndef MEMVISOR_MM_GM_INTERNAL_H
+#define MEMVISOR_MM_GM_INTERNAL_H
+
+#include "guest_mem.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline enum gm_state st(const struct guest_mem *gm, uint32_t p)
+{
+	return (enum gm_state)(gm->state[p] & GM_STATE_MASK);
+}
+
+/* States with a host page of their own: what the VM consumes. */
+static inline int resident(enum gm_state s)
+{
+	return s == GM_PRESENT || s == GM_EVICTING;
+}
+
+static inline uint64_t held_pages(const struct guest_mem *gm)
+{
+	return gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING];
+}
+
+static inline void *page(const struct guest_mem *gm, uint32_t p)
+{
+	return gm->ram + (uint64_t)p * GM_PAGE;
+}
+
+/* guest_mem.c */
+void gm_set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t flags);
+void gm_log(struct guest_mem *gm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gm_fail(struct guest_mem *gm, const char *msg);   /* the VM cannot go on */
+void *gm_alloc_pages(size_t n);                        /* any lock, or none */
+void gm_free_pages(void *p, size_t n);
+
+/* gm_swapin.c */
+unsigned gm_swapin_window(struct guest_mem *gm, uint32_t p);
+void gm_fault_swapped(struct guest_mem *gm, uint32_t p); /* drops the lock for its read */
+
+/* gm_evict.c: the swap file's side of eviction */
+int gm_file_room(struct guest_mem *gm);
+uint32_t gm_alloc_slot(struct guest_mem *gm);
+void gm_write_failed(struct guest_mem *gm, int rc);
+int gm_drop_evicted(struct guest_mem *gm, uint32_t p);
+
+/* gm_zip.c */
+enum { TO_FILE, TO_ZIP, TO_SAME };                      /* where a victim goes */
+int gm_zip_init(struct guest_mem *gm, const struct guest_mem_config *cfg, char *err, size_t errlen);
+void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write);
+void gm_zip_make_room(struct guest_mem *gm);            /* drops the lock for its write */
+void gm_zip_classify(struct guest_mem *gm, unsigned n, uint8_t *kind, uint32_t *len); /* unlocked */
+unsigned gm_zip_store(struct guest_mem *gm, const uint32_t *v, unsigned n, uint8_t *kind,
+		      const uint32_t *len);
+
+#endif

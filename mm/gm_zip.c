@@ -1,0 +1,299 @@
+/*
+ * The compression cache's side of guest memory: which victims it keeps,
+ * its age queue, writing its oldest pages to the file when full, and
+ * faults on compressed and same-filled pages.  docs/compression.md.
+ */
+#include "gm_internal.h"
+#include "mm_host.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+#define ZIP_ACCEPT_PCT 90  /* a full compression cache takes pages again below this */
+
+int gm_zip_init(struct guest_mem *gm, const struct guest_mem_config *cfg, char *err, size_t errlen)
+{
+	unsigned pct = cfg->zip_max_pct;
+	int rc;
+
+	gm->zip_threshold = cfg->zip_threshold;
+	if (!gm->zip_threshold || gm->zip_threshold > GM_ZIP_THRESHOLD_MAX || pct > 100)
+		return ERR("compression: threshold 1-%u bytes and cap 0-100%% of memory",
+			   GM_ZIP_THRESHOLD_MAX);
+	gm->zip = zip_new(cfg->zip_level);
+	if (!gm->zip)
+		return ERR("compression: zstd refused level %d (%d to %d)", cfg->zip_level, ZIP_LEVEL_MIN,
+			   ZIP_LEVEL_MAX);
+	rc = zpool_init(&gm->zpool, gm->size / 100 * pct);
+	if (rc)
+		return ERR("compression cache: %s", strerror(-rc));
+	gm->znext = malloc((size_t)gm->npages * sizeof(uint32_t));
+	gm->zout = gm_alloc_pages(SWAP_BATCH_MAX);
+	gm->zbuf = gm_alloc_pages(gm->prefetch);
+	if (!gm->znext || !gm->zout || !gm->zbuf)
+		return ERR("out of memory for the compression cache");
+	return 0;
+}
+
+/* Tell the host what the cache's chunks hold now (they count against the budget). */
+static void zip_account(struct guest_mem *gm)
+{
+	uint64_t now = zpool_bytes(&gm->zpool);
+
+	mm_host_account_zip(gm->host, (int64_t)now - (int64_t)gm->zip_accounted);
+	gm->zip_accounted = now;
+}
+
+/* Append p to the age queue, unless an older entry of it is still there. */
+static void zq_push(struct guest_mem *gm, uint32_t p)
+{
+	if (gm->state[p] & GM_INZQ)
+		return;
+	gm->state[p] |= GM_INZQ;
+	gm->znext[p] = SLOT_NONE;
+	if (gm->zq_tail == SLOT_NONE)
+		gm->zq_head = p;
+	else
+		gm->znext[gm->zq_tail] = p;
+	gm->zq_tail = p;
+}
+
+/* The oldest compressed page, or SLOT_NONE; entries gone stale are dropped. */
+static uint32_t zq_pop(struct guest_mem *gm)
+{
+	while (gm->zq_head != SLOT_NONE) {
+		uint32_t p = gm->zq_head;
+
+		gm->zq_head = gm->znext[p];
+		if (gm->zq_head == SLOT_NONE)
+			gm->zq_tail = SLOT_NONE;
+		gm->state[p] &= (uint8_t)~GM_INZQ;
+		if (st(gm, p) == GM_ZIPPED)
+			return p;
+	}
+	return SLOT_NONE;
+}
+
+static int cached(enum gm_state s)
+{
+	return s == GM_ZIPPED || s == GM_SAME;
+}
+
+static int zero_filled(const struct guest_mem *gm, uint32_t p)
+{
+	return st(gm, p) == GM_SAME && gm->slot[p] == 0;
+}
+
+/* Decompress (or fill) cached page p into dst; -1 if its data is damaged. */
+static int unzip_page(struct guest_mem *gm, uint32_t p, uint8_t *dst)
+{
+	size_t len;
+	void *data;
+
+	if (st(gm, p) == GM_SAME) {
+		zip_fill(dst, gm->slot[p]);
+		return 0;
+	}
+	data = zpool_data(&gm->zpool, gm->slot[p], &len);
+	return data && !zip_decompress(gm->zip, data, len, dst) ? 0 : -1;
+}
+
+/*
+ * A compressed or same-filled page: decompress (or fill) it, with the
+ * cached pages after it when the faults run sequentially (the swap-in
+ * window), and map them with one UFFDIO_COPY.  A read of zero-filled
+ * pages maps the shared zero page instead, so they take no memory again.
+ */
+void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
+{
+	uint32_t run = 1, win = gm_swapin_window(gm, p);
+	char msg[128];
+	int rc;
+
+	if (!write && zero_filled(gm, p)) {
+		while (run < win && p + run < gm->npages && zero_filled(gm, p + run))
+			run++;
+		if (uffd_zeropage(gm->uffd.fd, page(gm, p), (size_t)run * GM_PAGE, 0) == 0) {
+			for (uint32_t i = 0; i < run; i++) {
+				gm_set_state(gm, p + i, GM_ZERO,
+					  i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+				gm->slot[p + i] = SLOT_NONE;
+			}
+			gm->unzipped += run;
+			gm->ra_next = p + run;
+			return;
+		}
+		run = 1;
+	}
+	while (run < win && p + run < gm->npages && cached(st(gm, p + run)))
+		run++;
+	for (uint32_t i = 0; i < run; i++) {
+		if (unzip_page(gm, p + i, gm->zbuf + (size_t)i * GM_PAGE) == 0)
+			continue;
+		if (i == 0) {
+			snprintf(msg, sizeof(msg), "compressed page at gpa 0x%llx is damaged",
+				 (unsigned long long)p * GM_PAGE);
+			gm_fail(gm, msg);
+			return;
+		}
+		run = i; /* a neighbour's turn comes with its own fault */
+		break;
+	}
+	rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->zbuf, (size_t)run * GM_PAGE, 0);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "UFFDIO_COPY of a decompressed page at gpa 0x%llx: %s",
+			 (unsigned long long)p * GM_PAGE, strerror(-rc));
+		gm_fail(gm, msg);
+		return;
+	}
+	for (uint32_t i = 0; i < run; i++) {
+		if (st(gm, p + i) == GM_ZIPPED)
+			zpool_free(&gm->zpool, gm->slot[p + i]);
+		gm->slot[p + i] = SLOT_NONE;
+		/* Neighbours keep their sample mark: untouched so far. */
+		gm_set_state(gm, p + i, GM_PRESENT, i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	}
+	zip_account(gm);
+	gm->unzipped += run;
+	gm->ra_next = p + run;
+}
+
+/*
+ * When the compression cache is nearly at its cap, write its oldest pages
+ * to the swap file (lock held throughout, dropped for the write): they are
+ * decompressed into the stage and stored as plain pages, so swap-in never
+ * needs to know where a slot's content came from.
+ */
+void gm_zip_make_room(struct guest_mem *gm)
+{
+	struct swap_write w[SWAP_BATCH_MAX];
+	uint32_t v[SWAP_BATCH_MAX], h[SWAP_BATCH_MAX];
+	unsigned n = 0;
+	int rc;
+
+	/*
+	 * Full: refuse new pages (same-filled ones cost nothing and still come
+	 * in) until faults have drained the cache below ZIP_ACCEPT_PCT of its
+	 * cap, as zswap's accept_threshold_percent does.  Otherwise every
+	 * victim would be compressed only to be written out a moment later.
+	 */
+	if (gm->zpool.chunks_used + 2 > gm->zpool.nchunks)
+		gm->zip_refusing = 1;
+	else if ((uint64_t)gm->zpool.chunks_used * 100 < (uint64_t)gm->zpool.nchunks * ZIP_ACCEPT_PCT)
+		gm->zip_refusing = 0;
+	if (gm->zpool.chunks_used + 2 <= gm->zpool.nchunks || !gm_file_room(gm))
+		return;
+	while (n < SWAP_BATCH_MAX) {
+		uint32_t p = zq_pop(gm);
+		size_t len;
+		void *data;
+
+		if (p == SLOT_NONE)
+			break;
+		data = zpool_data(&gm->zpool, gm->slot[p], &len);
+		if (!data || zip_decompress(gm->zip, data, len, gm->stage + (size_t)n * GM_PAGE)) {
+			zq_push(gm, p); /* leave it; its fault will report the damage */
+			break;
+		}
+		w[n].slot = gm_alloc_slot(gm);
+		if (w[n].slot == SLOT_NONE) {
+			zq_push(gm, p);
+			break;
+		}
+		w[n].buf = gm->stage + (size_t)n * GM_PAGE;
+		v[n] = p;
+		h[n] = gm->slot[p];
+		n++;
+	}
+	if (!n)
+		return;
+	pthread_mutex_unlock(&gm->lock);
+	rc = swapfile_write_batch(gm->swap, w, n);
+	pthread_mutex_lock(&gm->lock);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t p = v[i];
+		/* Faulted back meanwhile, or the write failed: the cache keeps it. */
+		if (st(gm, p) != GM_ZIPPED || gm->slot[p] != h[i] || w[i].result) {
+			slots_release(swapfile_slots(gm->swap), w[i].slot);
+			if (st(gm, p) == GM_ZIPPED)
+				zq_push(gm, p);
+			continue;
+		}
+		zpool_free(&gm->zpool, h[i]);
+		gm->slot[p] = w[i].slot;
+		gm_set_state(gm, p, GM_SWAPPED, 0);
+		gm->zip_writebacks++;
+		gm->swapouts++;
+	}
+	zip_account(gm);
+	if (rc)
+		gm_write_failed(gm, rc);
+}
+
+/*
+ * Where each staged victim goes: same-filled, compressed into zout (its
+ * length in len) when it shrinks to the threshold, or the swap file.
+ * Runs unlocked: the stage and zout belong to the one eviction running.
+ */
+void gm_zip_classify(struct guest_mem *gm, unsigned n, uint8_t *kind, uint32_t *len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *pg = gm->stage + (size_t)i * GM_PAGE;
+		uint32_t word;
+		size_t z;
+
+		kind[i] = TO_FILE;
+		if (!gm->zip)
+			continue;
+		if (zip_same_filled(pg, &word)) {
+			kind[i] = TO_SAME;
+			len[i] = word;
+			continue;
+		}
+		if (gm->zip_refusing)
+			continue;
+		z = zip_compress(gm->zip, pg, gm->zout + (size_t)i * GM_PAGE, gm->zip_threshold);
+		if (z) {
+			kind[i] = TO_ZIP;
+			len[i] = (uint32_t)z;
+		}
+	}
+}
+
+/* Victims that compressed well go into the cache (lock held); returns pages freed. */
+unsigned gm_zip_store(struct guest_mem *gm, const uint32_t *v, unsigned n, uint8_t *kind,
+			     const uint32_t *len)
+{
+	unsigned freed = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t p = v[i], h = 0;
+
+		if (kind[i] == TO_FILE || st(gm, p) != GM_EVICTING)
+			continue;
+		if (kind[i] == TO_ZIP) {
+			h = zpool_alloc(&gm->zpool, len[i]);
+			if (h == ZPOOL_NONE) {
+				kind[i] = TO_FILE; /* the cache is at its cap: to the file */
+				continue;
+			}
+			memcpy(zpool_data(&gm->zpool, h, &(size_t){ 0 }), gm->zout + (size_t)i * GM_PAGE, len[i]);
+		}
+		if (gm_drop_evicted(gm, p)) {
+			if (kind[i] == TO_ZIP)
+				zpool_free(&gm->zpool, h);
+			continue;
+		}
+		gm->slot[p] = kind[i] == TO_ZIP ? h : len[i];
+		gm_set_state(gm, p, kind[i] == TO_ZIP ? GM_ZIPPED : GM_SAME, 0);
+		if (kind[i] == TO_ZIP)
+			zq_push(gm, p);
+		gm->zipped++;
+		freed++;
+	}
+	zip_account(gm);
+	return freed;
+}
