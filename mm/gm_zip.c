@@ -215,7 +215,11 @@ void gm_zip_make_room(struct guest_mem *gm)
 	pthread_mutex_lock(&gm->lock);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t p = v[i];
-		/* Faulted back meanwhile, or the write failed: the cache keeps it. */
+		/*
+		 * Faulted back meanwhile, or the write failed: the cache keeps it.
+		 * A page faulted back cannot have been compressed again under the
+		 * same handle meanwhile: evictions run one at a time (evict_lock).
+		 */
 		if (st(gm, p) != GM_ZIPPED || gm->slot[p] != h[i] || w[i].result) {
 			slots_release(swapfile_slots(gm->swap), w[i].slot);
 			if (st(gm, p) == GM_ZIPPED)
@@ -265,7 +269,7 @@ void gm_zip_classify(struct guest_mem *gm, unsigned n, uint8_t *kind, uint32_t *
 
 /* Victims that compressed well go into the cache (lock held); returns pages freed. */
 unsigned gm_zip_store(struct guest_mem *gm, const uint32_t *v, unsigned n, uint8_t *kind,
-			     const uint32_t *len)
+		      const uint32_t *len)
 {
 	unsigned freed = 0;
 
