@@ -129,6 +129,8 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 
 	gm->state = calloc(gm->npages, 1);
 	gm->slot = malloc((size_t)gm->npages * sizeof(uint32_t));
+	if (cfg->share && !(gm->phash = calloc(gm->npages, sizeof(uint32_t))))
+		return ERR("out of memory for page hashes");
 	gm->sample_idx = calloc(gm->nsample, sizeof(uint32_t));
 	gm->zero_buf = gm_alloc_pages(gm->fault_around);
 	gm->io_buf = gm_alloc_pages(gm->prefetch);
@@ -436,6 +438,8 @@ void guest_mem_destroy(struct guest_mem *gm)
 	gm->uffd.fd = gm->stop_fd = gm->pagemap_fd = -1;
 	free(gm->state);
 	free(gm->slot);
+	free(gm->phash);
+	gm->phash = NULL;
 	free(gm->sample_idx);
 	gm_free_pages(gm->zero_buf, gm->fault_around);
 	gm_free_pages(gm->io_buf, gm->prefetch);
@@ -570,8 +574,10 @@ int64_t guest_mem_idle_excess(struct guest_mem *gm)
 
 static uint64_t meta_bytes(const struct guest_mem *gm)
 {
-	/* State and slot; with compression, the age queue link and chunk records. */
-	uint64_t per_page = sizeof(uint8_t) + sizeof(uint32_t) + (gm->zip ? sizeof(uint32_t) : 0);
+	/* State and slot; with compression, the age queue link and chunk records;
+	 * with sharing, the page hash. */
+	uint64_t per_page = sizeof(uint8_t) + sizeof(uint32_t) + (gm->zip ? sizeof(uint32_t) : 0) +
+			    (gm->phash ? sizeof(uint32_t) : 0);
 
 	return (uint64_t)gm->npages * per_page + (gm->zip ? (uint64_t)gm->zpool.nchunks * 48 : 0);
 }
@@ -611,6 +617,7 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->zipped = gm->zipped;
 	s->unzipped = gm->unzipped;
 	s->zip_writebacks = gm->zip_writebacks;
+	s->scan_zero = gm->scan_zero;
 	s->evicting = gm->n_state[GM_EVICTING] * GM_PAGE;
 	s->sampled = gm->n_state[GM_SAMPLED] * GM_PAGE;
 	s->swapins = gm->swapins;

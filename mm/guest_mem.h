@@ -65,6 +65,7 @@ struct guest_mem_config {
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
 	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
 	int compress;                /* compression cache in front of the swap file */
+	int share;                   /* the sharing scanner may look at this VM's pages */
 	int zip_level;               /* zstd level (ZIP_DEFAULT_LEVEL) */
 	unsigned zip_threshold;      /* keep a page compressed if it shrinks to this many bytes */
 	unsigned zip_max_pct;        /* cache cap, % of the VM's memory (ESX Mem.MemZipMaxPct);
@@ -86,6 +87,7 @@ struct guest_mem_stats {
 	uint64_t zip_pages, same_pages;                /* now in the cache (compressed, same-filled) */
 	uint64_t zip_bytes, zip_data_bytes, zip_cap;   /* cache chunks held, data stored, cap */
 	uint64_t zipped, unzipped, zip_writebacks;     /* cumulative pages */
+	uint64_t scan_zero;                            /* cumulative pages zero-shared by the scanner */
 	uint64_t faults[GM_FAULT_KINDS];
 	uint64_t active;                               /* bytes: the TCHD estimate */
 	uint64_t meta_bytes, buffer_bytes;
@@ -155,6 +157,11 @@ struct guest_mem {
 	int zip_refusing;            /* full: new pages go to the file until it drains */
 	uint64_t zipped, unzipped, zip_writebacks;
 	pthread_mutex_t evict_lock;  /* one eviction at a time: it owns stage and zout */
+
+	/* Page sharing (phash NULL: off); the scanner's thread alone uses these but the counts. */
+	uint32_t *phash;             /* each page's hash when last scanned (0: never) */
+	uint32_t scan_cursor;
+	uint64_t scan_zero;          /* pages the scanner found all zero and unmapped */
 	uint64_t rng;
 	double active_frac;          /* smoothed fraction of pages touched per period */
 
@@ -207,6 +214,16 @@ uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len);
  * page, or (kernel-swap mode) a kernel-swapped page faulted back in.
  */
 void guest_mem_reconcile(struct guest_mem *gm);
+
+/*
+ * The sharing scanner's visit (its thread only): hash up to `budget`
+ * pages from where the last visit stopped.  A resident page whose hash is
+ * the zero page's, unchanged since the previous visit (a page that
+ * changed is likely to change again), and all zero on a full compare
+ * under write protection, is unmapped and mapped to the shared zero page.
+ * Returns pages scanned; *wrapped counts passes over the whole VM.
+ */
+unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped);
 
 /* Close the current activity sample and open the next one. */
 void guest_mem_sample(struct guest_mem *gm);

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "size.h"
 #include "../mm/guest_mem.h"
+#include "../mm/share_scan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -152,6 +153,8 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->compress = 1;
+	cfg->share = 1;
+	cfg->share_rate = SHARE_DEFAULT_RATE;
 	cfg->zip_level = ZIP_DEFAULT_LEVEL;
 	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
 	for (int i = 0; i < argc; i++) {
@@ -188,6 +191,13 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return ERR("--swap-backend: '%s' is not file or kernel", v);
 		} else if (!strcmp(argv[i], "--no-compress")) {
 			cfg->compress = 0;
+		} else if (!strcmp(argv[i], "--no-share")) {
+			cfg->share = 0;
+		} else if (OPTION("--share-rate")) {
+			if (!v)
+				return -1;
+			if (parse_uint(v, 100, 10000000, &cfg->share_rate))
+				return ERR("--share-rate: '%s' is not a number of pages a second from 100 to 10000000", v);
 		} else if (OPTION("--zip-level")) {
 			char *end;
 			long n;

@@ -34,6 +34,8 @@ struct host_config {
 	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */
 	int kernel_swap;            /* --swap-backend kernel: MADV_PAGEOUT to host swap */
 	int compress;               /* compression cache on (default; --no-compress) */
+	int share;                  /* page-sharing scanner on (default; --no-share) */
+	unsigned share_rate;        /* --share-rate: pages a second, host-wide */
 	int zip_level;              /* --zip-level: zstd level */
 	unsigned zip_threshold;     /* --zip-threshold: bytes a page must shrink to */
 	unsigned nvms;

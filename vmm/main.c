@@ -28,6 +28,7 @@ static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
+"               [--no-share] [--share-rate PAGES]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -56,6 +57,9 @@ static const char usage_text[] =
 "                    window doubles on sequential faults up to N, and the next\n"
 "                    run is read ahead (default 128; docs/memory.md has the\n"
 "                    measurement)\n"
+"  --no-share        no page-sharing scanner\n"
+"  --share-rate PAGES  pages the sharing scanner hashes a second, whole host\n"
+"                    (default 20000, about 1% of a core here)\n"
 "  --no-compress     no compression cache: reclaimed pages go straight to swap\n"
 "  --zip-level N     zstd level for the compression cache, -7 to 19 (default -1)\n"
 "  --zip-threshold BYTES\n"
@@ -195,10 +199,11 @@ static void report(const struct vm *vm, uint64_t t0)
 			    vm_state_name(vm->state), vm->exit_code, end_ms, work, vm->why);
 }
 
-static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host)
+static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host,
+			struct share_scan *scan)
 {
 	if (stats)
-		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, n, host);
+		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, n, host, scan);
 }
 
 static int run_host(struct host_config *cfg, uint64_t t0)
@@ -206,6 +211,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	struct kvm_sys kvm;
 	struct vm *vms;
 	struct mm_host host;
+	struct share_scan scan;
 	struct guest_mem_config mem;
 	FILE *stats = NULL;
 	char err[512], kernel[PATH_MAX + 16], swap_dir[PATH_MAX], service[256];
@@ -247,13 +253,18 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch,
 					 .kernel_swap = cfg->kernel_swap,
 					 .compress = cfg->compress && !cfg->kernel_swap,
-					 .zip_level = cfg->zip_level, .zip_threshold = cfg->zip_threshold };
+					 .zip_level = cfg->zip_level, .zip_threshold = cfg->zip_threshold,
+					 .share = cfg->share };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
 	mm_host_init(&host, budget);
 	host.log = host_log;
+	share_scan_init(&scan, &host, cfg->share_rate);
 	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
 		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
 		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
+	if (cfg->share)
+		console_log(NULL, "page sharing: scanner at %u pages a second (all-zero pages go to the zero page)",
+			    cfg->share_rate);
 	if (mem.compress)
 		console_log(NULL, "compression cache: zstd level %d, a page is kept if it shrinks to %u bytes or less",
 			    cfg->zip_level, cfg->zip_threshold);
@@ -287,6 +298,11 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 	if (mm_host_start(&host)) {
 		console_log(NULL, "error: cannot start the memory manager's thread");
+		rc = EX_OSERR;
+		goto out;
+	}
+	if (cfg->share && share_scan_start(&scan)) {
+		console_log(NULL, "error: cannot start the page-sharing scanner");
 		rc = EX_OSERR;
 		goto out;
 	}
@@ -329,11 +345,11 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 			mm_host_stop(&host);
 		}
 		if (vm_now_ns() >= next_stats) {
-			write_stats(stats, t0, vms, created, &host);
+			write_stats(stats, t0, vms, created, &host, &scan);
 			next_stats += 1000000000ULL;
 		}
 	}
-	write_stats(stats, t0, vms, created, &host);
+	write_stats(stats, t0, vms, created, &host, &scan);
 
 	for (unsigned i = 0; i < created; i++) {
 		report(&vms[i], t0);
@@ -344,6 +360,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 	rc = status;
 out:
+	share_scan_stop(&scan);
 	mm_host_stop(&host);
 	if (stats)
 		fclose(stats);
@@ -351,6 +368,7 @@ out:
 		vm_destroy(&vms[i]);
 	free(vms);
 out_host:
+	share_scan_destroy(&scan);
 	mm_host_destroy(&host);
 	if (made_dir && rmdir(swap_dir))
 		console_log(NULL, "cannot remove swap directory '%s': %s", swap_dir, strerror(errno));

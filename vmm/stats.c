@@ -86,10 +86,11 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	z = (struct zip_totals){ (m.zip_pages + m.same_pages) * GM_PAGE, m.zip_bytes, m.zipped, m.unzipped };
 	write_zip(f, &z);
 	fprintf(f, ",\"zip_s\":%.0f,\"unzip_s\":%.0f,\"zip_ratio\":%.2f,\"zip_same_mb\":%.2f,"
-		"\"zip_cap_mb\":%.2f,\"zip_writebacks\":%llu",
+		"\"zip_cap_mb\":%.2f,\"zip_writebacks\":%llu,\"zero_shared\":%llu",
 		rate(m.zipped, &vm->prev_zip, t, vm->prev_t), rate(m.unzipped, &vm->prev_unzip, t, vm->prev_t),
 		m.zip_bytes ? (double)(m.zip_pages * GM_PAGE) / (double)m.zip_bytes : 0.0,
-		MB(m.same_pages * GM_PAGE), MB(m.zip_cap), (unsigned long long)m.zip_writebacks);
+		MB(m.same_pages * GM_PAGE), MB(m.zip_cap), (unsigned long long)m.zip_writebacks,
+		(unsigned long long)m.scan_zero);
 	sum->stored += z.stored;
 	sum->cache += z.cache;
 	sum->zipped += z.zipped;
@@ -98,8 +99,10 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	vm->prev_t = t;
 }
 
-void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host)
+void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host,
+		 struct share_scan *scan)
 {
+	struct share_scan_stats sc;
 	struct mm_host_stats h;
 	struct zip_totals zsum = { 0 };
 	unsigned running = 0;
@@ -124,6 +127,10 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 		MB(h.overhead), MB(h.min_free), (unsigned long long)h.transitions,
 		(unsigned long long)h.blocked_faults, h.swap_exhausted ? "true" : "false");
 	write_zip(f, &zsum);
+	share_scan_get_stats(scan, &sc);
+	fprintf(f, ",\"scan_pages\":%llu,\"scan_full\":%llu,\"scan_cpu_ms\":%.1f,\"scan_ns_per_page\":%.0f",
+		(unsigned long long)sc.scanned, (unsigned long long)sc.full_scans, (double)sc.cpu_ns / 1e6,
+		sc.scanned ? (double)sc.cpu_ns / (double)sc.scanned : 0.0);
 	fputs("}\n", f);
 	fflush(f);
 }

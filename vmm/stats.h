@@ -6,6 +6,7 @@
 #define MEMVISOR_STATS_H
 
 #include "vm.h"
+#include "../mm/share_scan.h"
 
 #include <stdio.h>
 
@@ -13,6 +14,7 @@
 FILE *stats_open(const char *path, char *err, size_t errlen);
 
 /* One line per VM, then the host line; t is seconds since VMM start. */
-void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host);
+void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host,
+		 struct share_scan *scan);
 
 #endif

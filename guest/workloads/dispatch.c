@@ -10,6 +10,7 @@ const struct workload common_workloads[] = {
 	{ "touch", wl_touch },
 	{ "memstress", wl_memstress },
 	{ "verify", wl_verify },
+	{ "zeroboot", wl_zeroboot },
 	{ 0, 0 },
 };
 

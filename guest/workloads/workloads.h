@@ -17,6 +17,7 @@ int wl_hello(struct args *a);
 int wl_touch(struct args *a);
 int wl_memstress(struct args *a);
 int wl_verify(struct args *a);
+int wl_zeroboot(struct args *a);
 
 /* The workloads every platform has, NULL-terminated. */
 extern const struct workload common_workloads[];

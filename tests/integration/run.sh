@@ -350,6 +350,34 @@ t_no_compress_turns_the_cache_off() {
 	expect 'stat_ok "l[\"zipped\"] == 0 and l[\"sww\"] > 1000"'
 }
 
+# ---- page sharing (zero pages so far) ---------------------------------------------
+t_zeroboot_costs_almost_nothing_once_scanned() {
+	vmm run --stats "$WORK/s.jsonl" --mem 128M --append "workload=zeroboot secs=8"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 zeroed_mb)" -ge 120 ]'
+	expect 'grep -q "page sharing: scanner at 20000 pages a second" "$ERR"'
+	# The last line while running: nearly all of it back to the zero page, and the kernel agrees.
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+run = [r for r in rows if r.get("vm") == "vm0" and r["run_state"] == "running"]
+last = run[-1]
+assert last["consumed_mb"] < 0.1 * last["memsz_mb"], last
+assert last["zero_mb"] > 0.85 * last["memsz_mb"], last
+assert abs(last["consumed_mb"] - last["kernel_rss_mb"]) <= 0.01 * last["memsz_mb"], last
+assert rows[-1]["scan_pages"] > 32768 and rows[-1]["scan_full"] >= 2, rows[-1]
+PY'
+}
+
+t_no_share_keeps_zero_pages() {
+	vmm run --no-share --stats "$WORK/s.jsonl" --mem 64M --append "workload=zeroboot secs=3"
+	expect '[ $RC -eq 0 ]'
+	expect '! grep -q "page sharing:" "$ERR"'
+	expect 'stat_ok "l[\"consumed_mb\"] > 50 and l[\"zero_shared\"] == 0"'
+}
+
+t_bad_share_rate() { bad_input 64 "pages a second from 100" run --share-rate 5 --mem 16M; }
+
 t_bad_zip_level() { bad_input 64 "not a zstd level" run --zip-level 30 --mem 16M; }
 t_bad_zip_threshold() { bad_input 64 "from 64 to 4094" run --zip-threshold 5000 --mem 16M; }
 t_bad_zip_max_pct() { bad_input 64 "bad zip_max_pct" run --vm name=a,mem=16M,zip_max_pct=101; }

@@ -7,6 +7,8 @@
 #include "../../mm/pagemap.h"
 #include "text_page.h"
 
+#include <xxhash.h>
+
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +34,7 @@ static void region_open_cfg(struct region *r, size_t size, unsigned prefetch, un
 	struct guest_mem_config cfg = {
 		.name = "unit", .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = prefetch,
 		.compress = zip_max_pct > 0, .zip_level = ZIP_DEFAULT_LEVEL,
-		.zip_threshold = GM_DEFAULT_ZIP_THRESHOLD, .zip_max_pct = zip_max_pct,
+		.zip_threshold = GM_DEFAULT_ZIP_THRESHOLD, .zip_max_pct = zip_max_pct, .share = 1,
 	};
 
 	r->size = size;
@@ -338,6 +340,53 @@ START_TEST(a_full_cache_refuses_pages_until_faults_drain_it)
 }
 END_TEST
 
+/* One pass of the sharing scanner over the whole region. */
+static void scan_all(struct region *r)
+{
+	static const uint8_t zero[PG];
+	unsigned wrapped = 0;
+
+	guest_mem_scan(&r->gm, r->gm.npages, XXH3_64bits(zero, PG), &wrapped);
+	ck_assert_uint_eq(wrapped, 1);
+}
+
+START_TEST(the_scanner_gives_zero_pages_back)
+{
+	struct region r;
+	struct guest_mem_stats s;
+
+	region_open(&r, 8 * MIB);
+	memset(r.ram, 0, 1024ULL * PG);                /* written zeros: resident */
+	fill(r.ram, 1024, 1024, 4);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.consumed, 8 * MIB);
+	scan_all(&r);                                  /* first sight: hashes only */
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.consumed, 8 * MIB);
+	/* A page that changes between visits is volatile: not merged on the next. */
+	r.ram[5 * PG] = 1;
+	scan_all(&r);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.scan_zero, 1023);
+	ck_assert_uint_eq(s.zero, 1023ULL * PG);
+	ck_assert_uint_eq(s.consumed, 8 * MIB - 1023ULL * PG);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	/* Reads see zeros and cost nothing; the other pages are untouched. */
+	for (uint32_t p = 0; p < 1024; p++)
+		ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + (size_t)p * PG + 64), 0);
+	ck_assert_uint_eq(r.ram[5 * PG], 1);
+	ck_assert_uint_eq(bad_pages(r.ram, 1024, 1024, 4), 0);
+	/* A write to a shared zero page gets a page of its own, counted again. */
+	r.ram[7 * PG + 9] = 42;
+	guest_mem_reconcile(&r.gm);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(r.ram[7 * PG + 9], 42);
+	ck_assert_uint_eq(s.consumed, 8 * MIB - 1022ULL * PG);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	region_close(&r);
+}
+END_TEST
+
 struct writer {
 	uint8_t *ram;
 	uint32_t npages;
@@ -487,6 +536,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, compressible_pages_stay_in_the_cache);
 	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
 	tcase_add_test(tc, a_full_cache_refuses_pages_until_faults_drain_it);
+	tcase_add_test(tc, the_scanner_gives_zero_pages_back);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);

@@ -1,0 +1,121 @@
+/*
+ * The sharing scanner's visit to one VM: hash pages with XXH3 at the
+ * scanner's pace, skip those that changed since the last visit (KSM's
+ * volatile check), and give all-zero pages back, mapped to the shared
+ * zero page, where they cost no host memory.  A guest write to such a
+ * page gets a fresh page from the kernel (copy-on-write); reconciliation
+ * sees it and counts it present again.
+ */
+#include "gm_internal.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+static int all_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (unsigned i = 0; i < GM_PAGE / 8; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+/* Apply fn to each run of consecutive pages in v[0..n). */
+static void each_run(struct guest_mem *gm, const uint32_t *v, unsigned n,
+		     void (*fn)(struct guest_mem *gm, uint32_t first, uint32_t count, int arg), int arg)
+{
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+		while (j < n && v[j] == v[j - 1] + 1)
+			j++;
+		fn(gm, v[i], v[j - 1] - v[i] + 1, arg);
+		i = j;
+	}
+}
+
+static void wp(struct guest_mem *gm, uint32_t p, uint32_t n, int on)
+{
+	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, on);
+}
+
+/* Give the run's pages back and map the zero page in their place. */
+static void to_zero_page(struct guest_mem *gm, uint32_t p, uint32_t n, int unused)
+{
+	int mapped;
+
+	(void)unused;
+	if (madvise(page(gm, p), (size_t)n * GM_PAGE, MADV_DONTNEED)) {
+		wp(gm, p, n, 0);
+		return;
+	}
+	/* Mapped at once, so the guest's next read does not even fault. */
+	mapped = uffd_zeropage(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, 0) == 0;
+	for (uint32_t i = 0; i < n; i++) {
+		/* Left unmapped, its next access maps the zero page as a first touch does. */
+		gm_set_state(gm, p + i, mapped ? GM_ZERO : GM_UNTOUCHED, 0);
+		gm->n_mapped -= !mapped;
+	}
+	gm->scan_zero += n;
+}
+
+/*
+ * Pages that looked all zero twice: check again under write protection
+ * (a guest write now waits for the lock) and swap them for the zero page,
+ * a run at a time (lock held).
+ */
+static void share_zeros(struct guest_mem *gm, uint32_t *v, unsigned n)
+{
+	unsigned k = 0;
+
+	each_run(gm, v, n, wp, 1);
+	for (unsigned i = 0; i < n; i++) {
+		if (all_zero(page(gm, v[i])))
+			v[k++] = v[i];
+		else
+			wp(gm, v[i], 1, 0);
+	}
+	each_run(gm, v, k, to_zero_page, 0);
+}
+
+unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped)
+{
+	uint32_t zeros[64];
+	unsigned done = 0, nz = 0;
+
+	if (!gm->phash)
+		return 0;
+	pthread_mutex_lock(&gm->lock);
+	while (done < budget) {
+		uint32_t p = gm->scan_cursor;
+		uint32_t h;
+		uint64_t full;
+
+		gm->scan_cursor = p + 1 == gm->npages ? 0 : p + 1;
+		if (gm->scan_cursor == 0)
+			(*wrapped)++;
+		done++;
+		if (st(gm, p) != GM_PRESENT || (gm->state[p] & GM_SAMPLE))
+			continue;
+		full = XXH3_64bits(page(gm, p), GM_PAGE);
+		h = (uint32_t)full | 1; /* never 0, which means "not seen yet" */
+		if (h != gm->phash[p]) {
+			gm->phash[p] = h; /* new or changed since the last visit: wait a round */
+			continue;
+		}
+		if (full != zero_hash)
+			continue;
+		zeros[nz++] = p;
+		if (nz == 64 || gm->scan_cursor == 0) {
+			share_zeros(gm, zeros, nz);
+			nz = 0;
+			/* Let faults in between batches. */
+			pthread_mutex_unlock(&gm->lock);
+			pthread_mutex_lock(&gm->lock);
+		}
+	}
+	share_zeros(gm, zeros, nz);
+	pthread_mutex_unlock(&gm->lock);
+	return done;
+}

@@ -1,0 +1,87 @@
+#include "share_scan.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void share_scan_tick(struct share_scan *s, unsigned pages)
+{
+	struct mm_host *h = s->host;
+	uint64_t scanned = 0, t0 = thread_cpu_ns();
+	unsigned wrapped = 0;
+
+	pthread_mutex_lock(&h->vms_lock);
+	/* An even share each, so a big VM does not starve the others. */
+	for (unsigned i = 0; i < h->nvms; i++)
+		scanned += guest_mem_scan(h->vms[i], pages / h->nvms + 1, s->zero_hash, &wrapped);
+	pthread_mutex_unlock(&h->vms_lock);
+	pthread_mutex_lock(&s->lock);
+	s->st.scanned += scanned;
+	s->st.full_scans += wrapped;
+	s->st.cpu_ns += thread_cpu_ns() - t0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *scan_thread(void *arg)
+{
+	struct share_scan *s = arg;
+	const struct timespec tick = { 0, SHARE_TICK_MS * 1000000L };
+
+	while (!atomic_load(&s->stop)) {
+		share_scan_tick(s, s->rate * SHARE_TICK_MS / 1000);
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
+void share_scan_init(struct share_scan *s, struct mm_host *host, unsigned rate)
+{
+	static const uint8_t zero[4096];
+
+	memset(s, 0, sizeof(*s));
+	s->host = host;
+	s->rate = rate;
+	s->zero_hash = XXH3_64bits(zero, sizeof(zero));
+	pthread_mutex_init(&s->lock, NULL);
+}
+
+int share_scan_start(struct share_scan *s)
+{
+	int e = pthread_create(&s->thread, NULL, scan_thread, s);
+
+	if (e)
+		return -e;
+	s->started = 1;
+	return 0;
+}
+
+void share_scan_stop(struct share_scan *s)
+{
+	if (!s->started)
+		return;
+	atomic_store(&s->stop, 1);
+	pthread_join(s->thread, NULL);
+	s->started = 0;
+}
+
+void share_scan_destroy(struct share_scan *s)
+{
+	share_scan_stop(s);
+	pthread_mutex_destroy(&s->lock);
+}
+
+void share_scan_get_stats(struct share_scan *s, struct share_scan_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->st;
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,46 @@
+/*
+ * The page-sharing scanner: one thread for the host that visits every
+ * VM's pages in turn at a bounded rate (pages per second for the whole
+ * host, the part ESX's Mem.ShareScanGHz and Mem.ShareRateMax play), and
+ * what it has cost.  The per-page work is guest_mem_scan.
+ */
+#ifndef MEMVISOR_MM_SHARE_SCAN_H
+#define MEMVISOR_MM_SHARE_SCAN_H
+
+#include "mm_host.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define SHARE_DEFAULT_RATE 20000u   /* pages a second: 78 MiB/s, ~1% of a core here */
+#define SHARE_TICK_MS 20
+
+struct share_scan_stats {
+	uint64_t scanned;            /* pages looked at */
+	uint64_t full_scans;         /* passes over a whole VM */
+	uint64_t cpu_ns;             /* the scanner thread's CPU time */
+};
+
+struct share_scan {
+	struct mm_host *host;        /* whose VMs it visits */
+	unsigned rate;
+	uint64_t zero_hash;          /* XXH3-64 of a zero page */
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	pthread_mutex_t lock;        /* the stats */
+	struct share_scan_stats st;
+};
+
+/* Visit host's VMs at `rate` pages a second, once started: 0, or -errno. */
+void share_scan_init(struct share_scan *s, struct mm_host *host, unsigned rate);
+int share_scan_start(struct share_scan *s);
+void share_scan_stop(struct share_scan *s);
+void share_scan_destroy(struct share_scan *s);
+void share_scan_get_stats(struct share_scan *s, struct share_scan_stats *out);
+
+/* One tick's work (the thread's body, for tests): up to `pages` pages. */
+void share_scan_tick(struct share_scan *s, unsigned pages);
+
+#endif
