@@ -11,6 +11,7 @@ const struct workload common_workloads[] = {
 	{ "memstress", wl_memstress },
 	{ "verify", wl_verify },
 	{ "zeroboot", wl_zeroboot },
+	{ "dup", wl_dup },
 	{ 0, 0 },
 };
 

@@ -369,6 +369,16 @@ assert rows[-1]["scan_pages"] > 32768 and rows[-1]["scan_full"] >= 2, rows[-1]
 PY'
 }
 
+t_dup_rewrites_at_its_rate() {
+	vmm run --vm name=a,mem=64M --append "workload=dup size=32M seed=3 secs=2 rewrite=50" \
+		--vm name=b,mem=64M --append "workload=dup size=32M seed=3 secs=2"
+	expect '[ $RC -eq 0 ]'
+	# 8192 pages: 5% a second for 2 s is ~819 pages; 1% is ~164.
+	expect '[ "$(result a rewritten)" -ge 700 ] && [ "$(result a rewritten)" -le 830 ]'
+	expect '[ "$(result b rewritten)" -ge 140 ] && [ "$(result b rewritten)" -le 170 ]'
+	expect '[ "$(result a passes)" -ge 2 ]'
+}
+
 t_no_share_keeps_zero_pages() {
 	vmm run --no-share --stats "$WORK/s.jsonl" --mem 64M --append "workload=zeroboot secs=3"
 	expect '[ $RC -eq 0 ]'
@@ -376,6 +386,11 @@ t_no_share_keeps_zero_pages() {
 	expect 'stat_ok "l[\"consumed_mb\"] > 50 and l[\"zero_shared\"] == 0"'
 }
 
+t_bad_dup_rewrite() {
+	vmm run --mem 32M --append "workload=dup size=8M rewrite=2000"
+	expect '[ $RC -eq 2 ]'
+	expect 'grep -q "at most 1000" "$OUT"'
+}
 t_bad_share_rate() { bad_input 64 "pages a second from 100" run --share-rate 5 --mem 16M; }
 
 t_bad_zip_level() { bad_input 64 "not a zstd level" run --zip-level 30 --mem 16M; }
