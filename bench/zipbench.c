@@ -6,6 +6,8 @@
  * same-filled.  usage: zipbench [LEVEL [THRESHOLD]]
  * Prints one line per pattern:
  *   "zip pattern=.. compress_us=.. decompress_us=.. ratio=.. kept_pct=.. same_pct=.."
+ * and the page-sharing scanner's floor, XXH3-64 of one page (p50):
+ *   "hash xxh3_ns=.."
  */
 #include "../mm/hist.h"
 #include "../mm/zip.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <xxhash.h>
 
 #define PAGES 4096
 
@@ -70,5 +73,19 @@ int main(int argc, char **argv)
 		       100.0 * (double)kept / PAGES, 100.0 * (double)same / PAGES);
 	}
 	zip_free(z);
+	{
+		static struct hist hh;
+		volatile uint64_t sink = 0;
+
+		for (unsigned i = 0; i < PAGES; i++) {
+			uint64_t t0;
+			pattern_fill(page, PAT_RANDOM, i, 1);
+			t0 = now_ns();
+			sink += XXH3_64bits(page, ZIP_PAGE);
+			hist_add(&hh, now_ns() - t0);
+		}
+		(void)sink;
+		printf("hash xxh3_ns=%llu\n", (unsigned long long)hist_quantile(&hh, 0.5));
+	}
 	return 0;
 }

@@ -160,6 +160,8 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 		gm_log(gm, "kernel lacks userfaultfd write-protect for anonymous memory: swapping is off");
 	if (uffd_register(&gm->uffd, ram, gm->size, uerr, sizeof(uerr)) < 0)
 		return ERR("%s", uerr);
+	if (cfg->ksm_mergeable && madvise(ram, gm->size, MADV_MERGEABLE))
+		return ERR("MADV_MERGEABLE: %s (a kernel without KSM?)", strerror(errno));
 	gm->swap_disabled = !gm->uffd.has_wp && !gm->kernel_swap;
 
 	gm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -66,6 +66,7 @@ struct guest_mem_config {
 	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
 	int compress;                /* compression cache in front of the swap file */
 	int share;                   /* the sharing scanner may look at this VM's pages */
+	int ksm_mergeable;           /* MADV_MERGEABLE: Linux KSM may merge (a bench peer) */
 	int zip_level;               /* zstd level (ZIP_DEFAULT_LEVEL) */
 	unsigned zip_threshold;      /* keep a page compressed if it shrinks to this many bytes */
 	unsigned zip_max_pct;        /* cache cap, % of the VM's memory (ESX Mem.MemZipMaxPct);

@@ -127,7 +127,13 @@ HOST_SWAP=$SWAPDIR/host.swap
 CG=/sys/fs/cgroup/memory/memvisor-bench-$$
 ZSW=/sys/module/zswap/parameters
 zswap_saved=""
+KSM=/sys/kernel/mm/ksm
+ksm_saved=""
 cleanup() {
+	if [ -n "$ksm_saved" ]; then
+		read -r r p m <<<"$ksm_saved"
+		echo "$r" >$KSM/run; echo "$p" >$KSM/pages_to_scan; echo "$m" >$KSM/sleep_millisecs
+	fi
 	# Every host setting the bench changed goes back as it was.
 	if [ -n "$zswap_saved" ]; then
 		echo "${zswap_saved#* }" >$ZSW/compressor 2>/dev/null
@@ -300,6 +306,75 @@ if [ $swap_ok = 1 ] && [ -w $ZSW/enabled ] && mkdir "$CG" 2>/dev/null && echo $(
 fi
 printf "  %-44s %s\n" "peer: cgroup limit + host swap + zswap (${zs_comp:-?})" "$zs_what"
 emit "{\"bench\":\"zip_fig5c\",\"on_mb_per_s\":${z_on:-null},\"off_mb_per_s\":${z_off:-null},\"ratio\":${zc_ratio:-null},\"zswap_peer_mb_per_s\":$zs_mbs}"
+
+# ---- page sharing: zero pages, against Linux KSM ------------------------------------
+SH_SECS=${SH_SECS:-20}
+SH_VMS=(--vm name=z1,mem=128M --append "workload=zeroboot secs=$SH_SECS" --vm name=z2,mem=128M --append "workload=zeroboot secs=$SH_SECS"
+	--vm name=z3,mem=128M --append "workload=zeroboot secs=$SH_SECS" --vm name=z4,mem=128M --append "workload=zeroboot secs=$SH_SECS")
+# secs_to_90 FILE TARGET_PAGES: first time (column 1) at which column 2 reached 90% of the target
+secs_to_90() {
+	awk -v t="$2" '$2 > max { max = $2 } $2 >= 0.9 * t && !found { at = $1; found = 1 }
+		END { if (found) printf "%.1f s", at; else printf "not reached (best %.0f%%)", t ? 100 * max / t : 0 }' "$1"
+}
+zeroed_pages() { grep "RESULT workload=zeroboot" "$1" | tr ' ' '\n' | sed -n 's/^zeroed_mb=//p' | awk '{ s += $1 } END { print s * 256 }'; }
+ksmd_ticks() { awk '{ print $14 + $15 }' /proc/"$(pgrep -x ksmd)"/stat; }
+echo
+echo "== page sharing, zero pages: 4 VMs x 128 MiB running zeroboot for ${SH_SECS} s (time from VMM start)"
+"$B/vmm" run --stats "$TMP/sh.jsonl" "${SH_VMS[@]}" >"$TMP/sh_out" 2>/dev/null
+target=$(zeroed_pages "$TMP/sh_out")
+python3 - "$TMP/sh.jsonl" >"$TMP/sh_series" <<'PY'
+import json, sys
+tot = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "vm" in r:
+        tot.setdefault(r["t"], 0)
+        tot[r["t"]] += r["zero_shared"]
+for t in sorted(tot):
+    print(t, tot[t])
+PY
+mv_t90=$(secs_to_90 "$TMP/sh_series" "$target")
+mv_cpu=$(tail -n 1 "$TMP/sh.jsonl" | tr ',' '\n' | sed -n 's/"scan_cpu_ms"://p')
+mv_nspp=$(tail -n 1 "$TMP/sh.jsonl" | tr ',' '\n' | sed -n 's/"scan_ns_per_page"://p' | tr -d '}')
+printf "  %-44s 90%% of %d pages after %s; scanner CPU %s ms (%s ns a page looked at)\n" \
+	"memvisor scanner, 20000 pages/s" "$target" "$mv_t90" "$mv_cpu" "$mv_nspp"
+emit "{\"bench\":\"share_zero\",\"who\":\"memvisor\",\"target_pages\":$target,\"secs_to_90\":\"$mv_t90\",\"cpu_ms\":$mv_cpu}"
+if [ -w $KSM/run ] && pgrep -x ksmd >/dev/null; then
+	ksm_saved="$(cat $KSM/run) $(cat $KSM/pages_to_scan) $(cat $KSM/sleep_millisecs)"
+	for rate in default ours; do
+		echo 2 >$KSM/run   # unmerge what an earlier run left
+		echo 0 >$KSM/run
+		if [ $rate = default ]; then echo 100 >$KSM/pages_to_scan; else echo 400 >$KSM/pages_to_scan; fi
+		echo 20 >$KSM/sleep_millisecs
+		c0=$(ksmd_ticks)
+		echo 1 >$KSM/run
+		s0=$(date +%s%N)
+		"$B/vmm" run --no-share --ksm "${SH_VMS[@]}" >"$TMP/ksm_out" 2>/dev/null &
+		vpid=$!
+		: >"$TMP/ksm_series"
+		while kill -0 $vpid 2>/dev/null; do
+			echo "$(echo "scale=2; ($(date +%s%N) - $s0) / 1000000000" | bc) $(cat $KSM/pages_sharing)" >>"$TMP/ksm_series"
+			sleep 0.5
+		done
+		wait $vpid || true
+		c1=$(ksmd_ticks)
+		echo 2 >$KSM/run
+		ktarget=$(zeroed_pages "$TMP/ksm_out")
+		k_t90=$(secs_to_90 "$TMP/ksm_series" "$ktarget")
+		k_cpu=$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))
+		label="KSM at its defaults (100 pages / 20 ms)"
+		[ $rate = ours ] && label="KSM at our rate (400 pages / 20 ms)"
+		printf "  %-44s 90%% of %d pages after %s; ksmd CPU %d ms\n" "$label" "$ktarget" "$k_t90" "$k_cpu"
+		emit "{\"bench\":\"share_zero\",\"who\":\"ksm_$rate\",\"target_pages\":$ktarget,\"secs_to_90\":\"$k_t90\",\"cpu_ms\":$k_cpu}"
+	done
+	read -r r p m <<<"$ksm_saved"
+	echo "$r" >$KSM/run; echo "$p" >$KSM/pages_to_scan; echo "$m" >$KSM/sleep_millisecs
+	ksm_saved=""
+else
+	echo "  KSM peer: NOT MEASURED (no writable $KSM/run or no ksmd)"
+fi
+xxh=$("$B/zipbench" 2>/dev/null | sed -n 's/.*xxh3_ns=\([0-9.]*\).*/\1/p' | head -n 1)
+[ -n "$xxh" ] && printf "  %-44s %s ns (the floor under a scanned page)\n" "XXH3-64 of one 4 KiB page" "$xxh"
 
 echo
 echo "JSON lines: $JSON"

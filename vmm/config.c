@@ -193,6 +193,8 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 			cfg->compress = 0;
 		} else if (!strcmp(argv[i], "--no-share")) {
 			cfg->share = 0;
+		} else if (!strcmp(argv[i], "--ksm")) {
+			cfg->ksm = 1;
 		} else if (OPTION("--share-rate")) {
 			if (!v)
 				return -1;

@@ -36,6 +36,7 @@ struct host_config {
 	int compress;               /* compression cache on (default; --no-compress) */
 	int share;                  /* page-sharing scanner on (default; --no-share) */
 	unsigned share_rate;        /* --share-rate: pages a second, host-wide */
+	int ksm;                    /* --ksm: guest RAM MADV_MERGEABLE (the KSM peer) */
 	int zip_level;              /* --zip-level: zstd level */
 	unsigned zip_threshold;     /* --zip-threshold: bytes a page must shrink to */
 	unsigned nvms;

@@ -28,7 +28,7 @@ static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
-"               [--no-share] [--share-rate PAGES]\n"
+"               [--no-share] [--share-rate PAGES] [--ksm]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -60,6 +60,8 @@ static const char usage_text[] =
 "  --no-share        no page-sharing scanner\n"
 "  --share-rate PAGES  pages the sharing scanner hashes a second, whole host\n"
 "                    (default 20000, about 1% of a core here)\n"
+"  --ksm             mark guest RAM MADV_MERGEABLE for Linux KSM (a bench peer;\n"
+"                    use with --no-share, and start ksmd yourself)\n"
 "  --no-compress     no compression cache: reclaimed pages go straight to swap\n"
 "  --zip-level N     zstd level for the compression cache, -7 to 19 (default -1)\n"
 "  --zip-threshold BYTES\n"
@@ -199,6 +201,17 @@ static void report(const struct vm *vm, uint64_t t0)
 			    vm_state_name(vm->state), vm->exit_code, end_ms, work, vm->why);
 }
 
+/* /sys/kernel/mm/ksm/run: '1' merging, '0' stopped, '?' no KSM. */
+static char ksm_run_state(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/ksm/run", "re");
+	int c = f ? fgetc(f) : EOF;
+
+	if (f)
+		fclose(f);
+	return c == EOF ? '?' : (char)c;
+}
+
 static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host,
 			struct share_scan *scan)
 {
@@ -254,7 +267,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 					 .kernel_swap = cfg->kernel_swap,
 					 .compress = cfg->compress && !cfg->kernel_swap,
 					 .zip_level = cfg->zip_level, .zip_threshold = cfg->zip_threshold,
-					 .share = cfg->share };
+					 .share = cfg->share, .ksm_mergeable = cfg->ksm };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
 	mm_host_init(&host, budget);
 	host.log = host_log;
@@ -262,6 +275,9 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
 		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
 		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
+	if (cfg->ksm)
+		console_log(NULL, "guest RAM is MADV_MERGEABLE: Linux KSM may merge it (ksmd run=%c)",
+			    ksm_run_state());
 	if (cfg->share)
 		console_log(NULL, "page sharing: scanner at %u pages a second (all-zero pages go to the zero page)",
 			    cfg->share_rate);
