@@ -391,6 +391,13 @@ t_bad_dup_rewrite() {
 	expect '[ $RC -eq 2 ]'
 	expect 'grep -q "at most 1000" "$OUT"'
 }
+t_ksm_marks_guest_ram_mergeable() {
+	vmm run --ksm --no-share --mem 32M --append "workload=verify size=16M"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ]'
+	expect 'grep -q "guest RAM is MADV_MERGEABLE" "$ERR"'
+}
+
 t_bad_share_rate() { bad_input 64 "pages a second from 100" run --share-rate 5 --mem 16M; }
 
 t_bad_zip_level() { bad_input 64 "not a zstd level" run --zip-level 30 --mem 16M; }
