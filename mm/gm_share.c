@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <xxhash.h>
 
+#define SHARE_BATCH 256  /* candidates merged together: fewer, longer runs (64: 950 ns a page looked at, 256: 765) */
+
 static int all_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)p;
@@ -81,7 +83,7 @@ static void share_zeros(struct guest_mem *gm, uint32_t *v, unsigned n)
 
 unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped)
 {
-	uint32_t zeros[64];
+	uint32_t zeros[SHARE_BATCH];
 	unsigned done = 0, nz = 0;
 
 	if (!gm->phash)
@@ -107,7 +109,7 @@ unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_has
 		if (full != zero_hash)
 			continue;
 		zeros[nz++] = p;
-		if (nz == 64 || gm->scan_cursor == 0) {
+		if (nz == SHARE_BATCH || gm->scan_cursor == 0) {
 			share_zeros(gm, zeros, nz);
 			nz = 0;
 			/* Let faults in between batches. */
