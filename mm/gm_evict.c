@@ -18,13 +18,12 @@ static unsigned pick_victims(struct guest_mem *gm, uint32_t *v, unsigned want)
 
 	for (uint64_t steps = 0; steps < 2ULL * gm->npages && n < want; steps++) {
 		uint32_t p = gm->clock_hand;
-		uint8_t s = gm->state[p];
 
 		gm->clock_hand = p + 1 == gm->npages ? 0 : p + 1;
-		if ((s & GM_STATE_MASK) != GM_PRESENT || (s & GM_SAMPLE))
+		if (!gm_takeable(gm, p))
 			continue;
-		if (s & GM_REF) {
-			gm->state[p] = (uint8_t)(s & ~GM_REF); /* second chance */
+		if (gm->state[p] & GM_REF) {
+			gm->state[p] &= (uint8_t)~GM_REF; /* second chance */
 			continue;
 		}
 		v[n++] = p;
@@ -32,26 +31,9 @@ static unsigned pick_victims(struct guest_mem *gm, uint32_t *v, unsigned want)
 	return n;
 }
 
-/* Apply fn to runs of consecutive page numbers in v (sorted by the clock). */
-static void for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
-		     void (*fn)(struct guest_mem *, uint32_t, uint32_t))
+static void pageout_run(struct guest_mem *gm, uint32_t p, uint32_t n, int unused)
 {
-	for (unsigned i = 0; i < n;) {
-		unsigned j = i + 1;
-		while (j < n && v[j] == v[j - 1] + 1)
-			j++;
-		fn(gm, v[i], v[j - 1] - v[i] + 1);
-		i = j;
-	}
-}
-
-static void wp_run(struct guest_mem *gm, uint32_t p, uint32_t n)
-{
-	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, 1);
-}
-
-static void pageout_run(struct guest_mem *gm, uint32_t p, uint32_t n)
-{
+	(void)unused;
 	if (madvise(page(gm, p), (size_t)n * GM_PAGE, MADV_PAGEOUT) && !gm->kswap_refused) {
 		gm_log(gm, "MADV_PAGEOUT: %s", strerror(errno));
 		gm->kswap_refused = 1;
@@ -67,7 +49,7 @@ static unsigned page_out(struct guest_mem *gm, const uint32_t *v, unsigned n)
 	uint64_t e;
 	unsigned freed = 0;
 
-	for_runs(gm, v, n, pageout_run);
+	gm_for_runs(gm, v, n, pageout_run, 0);
 	for (unsigned i = 0; i < n; i++) {
 		if (pagemap_read(gm->pagemap_fd, page(gm, v[i]), 1, &e) || (e & PM_PRESENT))
 			continue; /* still resident: swap off or full, or touched again */
@@ -125,7 +107,7 @@ void gm_write_failed(struct guest_mem *gm, int rc)
 static void keep_resident(struct guest_mem *gm, uint32_t p)
 {
 	gm_set_state(gm, p, GM_PRESENT, 0);
-	uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+	gm_wp(gm, p, 1, 0);
 }
 
 /* The evicting page's content is safe elsewhere: give its host page back. */
@@ -159,13 +141,13 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 		gm_zip_make_room(gm);
 	/* That may have dropped the lock: take only victims still as chosen. */
 	for (unsigned i = 0; i < nv; i++)
-		if (st(gm, victims[i]) == GM_PRESENT && !(gm->state[victims[i]] & GM_SAMPLE))
+		if (gm_takeable(gm, victims[i]))
 			v[n++] = victims[i];
 	if (!gm->zip && !gm_file_room(gm))
 		n = 0;
 	for (unsigned i = 0; i < n; i++)
 		gm_set_state(gm, v[i], GM_EVICTING, 0);
-	for_runs(gm, v, n, wp_run);
+	gm_for_runs(gm, v, n, gm_wp, 1);
 	pthread_mutex_unlock(&gm->lock);
 	if (!n)
 		return 0;
@@ -189,11 +171,9 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 		w[nf].buf = gm->stage + (size_t)i * GM_PAGE;
 		fv[nf++] = v[i];
 	}
-	if (!nf) {
-		pthread_mutex_unlock(&gm->lock);
-		return freed;
-	}
 	pthread_mutex_unlock(&gm->lock);
+	if (!nf)
+		return freed;
 	rc = swapfile_write_batch(gm->swap, w, nf);
 
 	pthread_mutex_lock(&gm->lock);
@@ -253,7 +233,7 @@ uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 			break;
 		}
 		for (; p < end && n < SWAP_BATCH_MAX; p++)
-			if (st(gm, p) == GM_PRESENT && !(gm->state[p] & GM_SAMPLE))
+			if (gm_takeable(gm, p))
 				v[n++] = p;
 		got = swap_out(gm, v, n);
 		freed += got;

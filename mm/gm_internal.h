@@ -43,8 +43,25 @@ static inline void *page(const struct guest_mem *gm, uint32_t p)
 	return gm->ram + (uint64_t)p * GM_PAGE;
 }
 
+/* Resident and outside the activity sample: what eviction and the scanner may take. */
+static inline int gm_takeable(const struct guest_mem *gm, uint32_t p)
+{
+	return st(gm, p) == GM_PRESENT && !(gm->state[p] & GM_SAMPLE);
+}
+
+/* Write-protect (on) or release pages [p, p + n). */
+static inline void gm_wp(struct guest_mem *gm, uint32_t p, uint32_t n, int on)
+{
+	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, on);
+}
+
 /* guest_mem.c */
 void gm_set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t flags);
+/* Pages [p, p + n) to state s, each keeping its sample mark; the first also gets first_flags. */
+void gm_set_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum gm_state s, uint8_t first_flags);
+/* fn(gm, first, count, arg) for each run of consecutive pages in the ascending v[0..n). */
+void gm_for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
+		 void (*fn)(struct guest_mem *gm, uint32_t first, uint32_t count, int arg), int arg);
 void gm_log(struct guest_mem *gm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void gm_fail(struct guest_mem *gm, const char *msg);   /* the VM cannot go on */
 void *gm_alloc_pages(size_t n);                        /* any lock, or none */

@@ -24,24 +24,6 @@ static int all_zero(const uint8_t *p)
 	return 1;
 }
 
-/* Apply fn to each run of consecutive pages in v[0..n). */
-static void each_run(struct guest_mem *gm, const uint32_t *v, unsigned n,
-		     void (*fn)(struct guest_mem *gm, uint32_t first, uint32_t count, int arg), int arg)
-{
-	for (unsigned i = 0; i < n;) {
-		unsigned j = i + 1;
-		while (j < n && v[j] == v[j - 1] + 1)
-			j++;
-		fn(gm, v[i], v[j - 1] - v[i] + 1, arg);
-		i = j;
-	}
-}
-
-static void wp(struct guest_mem *gm, uint32_t p, uint32_t n, int on)
-{
-	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, on);
-}
-
 /* Give the run's pages back and map the zero page in their place. */
 static void to_zero_page(struct guest_mem *gm, uint32_t p, uint32_t n, int unused)
 {
@@ -49,7 +31,7 @@ static void to_zero_page(struct guest_mem *gm, uint32_t p, uint32_t n, int unuse
 
 	(void)unused;
 	if (madvise(page(gm, p), (size_t)n * GM_PAGE, MADV_DONTNEED)) {
-		wp(gm, p, n, 0);
+		gm_wp(gm, p, n, 0);
 		return;
 	}
 	/* Mapped at once, so the guest's next read does not even fault. */
@@ -71,14 +53,14 @@ static void share_zeros(struct guest_mem *gm, uint32_t *v, unsigned n)
 {
 	unsigned k = 0;
 
-	each_run(gm, v, n, wp, 1);
+	gm_for_runs(gm, v, n, gm_wp, 1);
 	for (unsigned i = 0; i < n; i++) {
 		if (all_zero(page(gm, v[i])))
 			v[k++] = v[i];
 		else
-			wp(gm, v[i], 1, 0);
+			gm_wp(gm, v[i], 1, 0);
 	}
-	each_run(gm, v, k, to_zero_page, 0);
+	gm_for_runs(gm, v, k, to_zero_page, 0);
 }
 
 unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped)
@@ -98,7 +80,7 @@ unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_has
 		if (gm->scan_cursor == 0)
 			(*wrapped)++;
 		done++;
-		if (st(gm, p) != GM_PRESENT || (gm->state[p] & GM_SAMPLE))
+		if (!gm_takeable(gm, p))
 			continue;
 		full = XXH3_64bits(page(gm, p), GM_PAGE);
 		h = (uint32_t)full | 1; /* never 0, which means "not seen yet" */

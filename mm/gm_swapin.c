@@ -53,10 +53,9 @@ static int map_read_pages(struct guest_mem *gm, uint32_t p, uint32_t run, const 
 	for (uint32_t i = 0; i < run; i++) {
 		slots_release(swapfile_slots(gm->swap), gm->slot[p + i]);
 		gm->slot[p + i] = SLOT_NONE;
-		/* Prefetched pages keep their sample mark: untouched so far. */
-		gm_set_state(gm, p + i, GM_PRESENT,
-			  i == 0 && !ahead ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
 	}
+	/* Prefetched pages keep their sample mark: untouched so far. */
+	gm_set_run(gm, p, run, GM_PRESENT, ahead ? 0 : GM_REF);
 	gm->swapins += run;
 	if (ahead)
 		gm->readahead_pages += run;
@@ -81,8 +80,7 @@ static void finish_ahead(struct guest_mem *gm)
 
 	gm->ahead_n = 0;
 	/* A failed readahead costs nothing: the pages wait, swapped, for their fault. */
-	for (uint32_t i = 0; i < n; i++)
-		gm_set_state(gm, p + i, GM_SWAPPED, (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	gm_set_run(gm, p, n, GM_SWAPPED, 0);
 	if (!rc)
 		map_read_pages(gm, p, n, gm->ahead_buf, 1);
 	pthread_cond_broadcast(&gm->io_cond);
@@ -98,8 +96,7 @@ static void start_ahead(struct guest_mem *gm, uint32_t q)
 	n = slot_run(gm, q, gm->prefetch);
 	if (swapfile_read_start(gm->swap, gm->slot[q], n, gm->ahead_buf))
 		return;
-	for (uint32_t i = 0; i < n; i++)
-		gm_set_state(gm, q + i, GM_READING, (uint8_t)(gm->state[q + i] & GM_SAMPLE));
+	gm_set_run(gm, q, n, GM_READING, 0);
 	gm->ahead_first = q;
 	gm->ahead_n = n;
 	gm->ra_next = q + n;
@@ -135,15 +132,13 @@ void gm_fault_swapped(struct guest_mem *gm, uint32_t p)
 	s = gm->slot[p];
 	run = slot_run(gm, p, gm_swapin_window(gm, p));
 	gm->ra_next = p + run;
-	for (uint32_t i = 0; i < run; i++)
-		gm_set_state(gm, p + i, GM_READING, (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	gm_set_run(gm, p, run, GM_READING, 0);
 	gm->io_busy = 1;
 	pthread_mutex_unlock(&gm->lock);
 	for (int tries = 0; tries < 3 && rc; tries++)
 		rc = swapfile_read(gm->swap, s, run, gm->io_buf);
 	pthread_mutex_lock(&gm->lock);
-	for (uint32_t i = 0; i < run; i++)
-		gm_set_state(gm, p + i, GM_SWAPPED, (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+	gm_set_run(gm, p, run, GM_SWAPPED, 0);
 	if (rc)
 		swapin_failed(gm, p, s, rc);
 	else if (!map_read_pages(gm, p, run, gm->io_buf, 0))

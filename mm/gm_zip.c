@@ -117,11 +117,9 @@ void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 		while (run < win && p + run < gm->npages && zero_filled(gm, p + run))
 			run++;
 		if (uffd_zeropage(gm->uffd.fd, page(gm, p), (size_t)run * GM_PAGE, 0) == 0) {
-			for (uint32_t i = 0; i < run; i++) {
-				gm_set_state(gm, p + i, GM_ZERO,
-					  i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
+			gm_set_run(gm, p, run, GM_ZERO, GM_REF);
+			for (uint32_t i = 0; i < run; i++)
 				gm->slot[p + i] = SLOT_NONE;
-			}
 			gm->unzipped += run;
 			gm->ra_next = p + run;
 			return;
@@ -153,9 +151,9 @@ void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 		if (st(gm, p + i) == GM_ZIPPED)
 			zpool_free(&gm->zpool, gm->slot[p + i]);
 		gm->slot[p + i] = SLOT_NONE;
-		/* Neighbours keep their sample mark: untouched so far. */
-		gm_set_state(gm, p + i, GM_PRESENT, i == 0 ? GM_REF : (uint8_t)(gm->state[p + i] & GM_SAMPLE));
 	}
+	/* Neighbours keep their sample mark: untouched so far. */
+	gm_set_run(gm, p, run, GM_PRESENT, GM_REF);
 	zip_account(gm);
 	gm->unzipped += run;
 	gm->ra_next = p + run;

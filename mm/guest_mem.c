@@ -38,6 +38,24 @@ void gm_set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t fla
 	gm->state[p] = (uint8_t)(s | flags | (gm->state[p] & GM_INZQ));
 }
 
+void gm_set_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum gm_state s, uint8_t first_flags)
+{
+	for (uint32_t i = 0; i < n; i++)
+		gm_set_state(gm, p + i, s, (uint8_t)((gm->state[p + i] & GM_SAMPLE) | (i == 0 ? first_flags : 0)));
+}
+
+void gm_for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
+		 void (*fn)(struct guest_mem *gm, uint32_t first, uint32_t count, int arg), int arg)
+{
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+		while (j < n && v[j] == v[j - 1] + 1)
+			j++;
+		fn(gm, v[i], v[j - 1] - v[i] + 1, arg);
+		i = j;
+	}
+}
+
 void gm_log(struct guest_mem *gm, const char *fmt, ...)
 {
 	char msg[256];
@@ -301,7 +319,7 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 		if (s == GM_EVICTING)
 			gm_set_state(gm, p, GM_PRESENT, GM_REF);
 		gm->faults[GM_FAULT_WP]++;
-		uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+		gm_wp(gm, p, 1, 0);
 		pthread_mutex_unlock(&gm->lock);
 		return;
 	}
@@ -542,10 +560,10 @@ void guest_mem_sample(struct guest_mem *gm)
 			continue; /* drawn twice, or busy: the sample is a little smaller */
 		/* A kswapped sample counts as touched once reconcile sees it back. */
 		if (s == GM_PRESENT) {
-			uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 1);
+			gm_wp(gm, p, 1, 1);
 			memcpy(gm->sample_buf + (size_t)taken * GM_PAGE, page(gm, p), GM_PAGE);
 			if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
-				uffd_writeprotect(gm->uffd.fd, page(gm, p), GM_PAGE, 0);
+				gm_wp(gm, p, 1, 0);
 				continue;
 			}
 			gm_set_state(gm, p, GM_SAMPLED, 0);
