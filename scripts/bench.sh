@@ -129,16 +129,24 @@ ZSW=/sys/module/zswap/parameters
 zswap_saved=""
 KSM=/sys/kernel/mm/ksm
 ksm_saved=""
+# Put back the zswap and KSM settings a section changed (no-ops when none did).
+restore_zswap() {
+	[ -n "$zswap_saved" ] || return 0
+	echo "${zswap_saved#* }" >$ZSW/compressor 2>/dev/null || true
+	echo "${zswap_saved%% *}" >$ZSW/enabled
+	zswap_saved=""
+}
+restore_ksm() {
+	local r p m
+	[ -n "$ksm_saved" ] || return 0
+	read -r r p m <<<"$ksm_saved"
+	echo "$r" >$KSM/run; echo "$p" >$KSM/pages_to_scan; echo "$m" >$KSM/sleep_millisecs
+	ksm_saved=""
+}
 cleanup() {
-	if [ -n "$ksm_saved" ]; then
-		read -r r p m <<<"$ksm_saved"
-		echo "$r" >$KSM/run; echo "$p" >$KSM/pages_to_scan; echo "$m" >$KSM/sleep_millisecs
-	fi
 	# Every host setting the bench changed goes back as it was.
-	if [ -n "$zswap_saved" ]; then
-		echo "${zswap_saved#* }" >$ZSW/compressor 2>/dev/null
-		echo "${zswap_saved%% *}" >$ZSW/enabled
-	fi
+	restore_ksm
+	restore_zswap
 	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	grep -q "^$HOST_SWAP " /proc/swaps && swapoff "$HOST_SWAP"
 	rm -rf "$TMP" "$SWAPDIR"
@@ -151,12 +159,23 @@ if ! { fallocate -l 1G "$HOST_SWAP" && chmod 600 "$HOST_SWAP" && mkswap "$HOST_S
 	echo "bench: cannot turn on host swap for the kernel peers: $(cat "$TMP/swaperr")" >&2
 fi
 
-# in_cgroup OUT CMD...: CMD inside the bench's memory cgroup, output to OUT, at most 300 s;
-# run it in the background and "wait $! 2>/dev/null", so that bash's "Killed" notice stays out of the table
+# secs_since T0: seconds since T0 (from date +%s%N), one decimal
+secs_since() { echo "scale=1; ($(date +%s%N) - $1) / 1000000000" | bc | sed 's/^\./0./'; }
+
+# in_cgroup OUT CMD...: CMD under a cgroup-v1 memory limit of $BUDGET MiB, output to OUT,
+# at most 300 s.  Sets PEER_RC (its exit status), PEER_OOM (the cgroup's OOM kills) and
+# PEER_SECS_TAKEN; returns 1, with the reason in $TMP/cgerr, when the cgroup cannot be made.
 in_cgroup() {
-	local out=$1
+	local out=$1 t0
 	shift
-	exec timeout 300 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$@" >"$out" 2>&1
+	{ mkdir "$CG" && echo $((BUDGET << 20)) >"$CG/memory.limit_in_bytes"; } 2>"$TMP/cgerr" || return 1
+	t0=$(date +%s%N)
+	# In the background and waited for quietly, so that bash's "Killed" notice stays out of the table.
+	timeout 300 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$@" >"$out" 2>&1 &
+	wait $! 2>/dev/null && PEER_RC=0 || PEER_RC=$?
+	PEER_SECS_TAKEN=$(secs_since "$t0")
+	PEER_OOM=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
+	rmdir "$CG"
 }
 
 # read_ms over pages_read of a RESULT line, in us a page
@@ -205,24 +224,15 @@ set +e
 "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem ${BUDGET}M --stats "$TMP/mv.jsonl" "${vms_args[@]}" >"$TMP/mvc" 2>&1
 mv_rc=$?
 set -e
-mv_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc | sed 's/^\./0./')
+mv_s=$(secs_since "$t0")
 mv_done=$(grep -c "RESULT workload=memstress" "$TMP/mvc" || true)
 mv_swr=$(grep '"vm":' "$TMP/mv.jsonl" | tail -2 | sed -n 's/.*"swr":\([0-9]*\).*/\1/p' | paste -sd+ | bc)
 printf "  %-44s exit %d after %s s, %d of 2 VMs finished, %s swap-ins\n" "memvisor: --host-mem ${BUDGET}M" "$mv_rc" "$mv_s" "$mv_done" "$mv_swr"
-if [ $swap_ok = 1 ] && mkdir "$CG" 2>"$TMP/cgerr" && echo $((BUDGET << 20)) >"$CG/memory.limit_in_bytes"; then
-	pin0=$(awk '/^pswpin/ {print $2}' /proc/vmstat); pout0=$(awk '/^pswpout/ {print $2}' /proc/vmstat)
-	t0=$(date +%s%N)
-	set +e
-	# Our budget is far above the VMs' size: our reclaim never starts; the kernel's limit rules.
-	# In the background and waited for, so that bash prints no "Killed" notice in the table.
-	in_cgroup "$TMP/kc" "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 4G "${vms_args[@]}" &
-	wait $! 2>/dev/null
-	k_rc=$?
-	set -e
-	k_s=$(echo "scale=1; ($(date +%s%N) - $t0) / 1000000000" | bc | sed 's/^\./0./')
+pin0=$(awk '/^pswpin/ {print $2}' /proc/vmstat); pout0=$(awk '/^pswpout/ {print $2}' /proc/vmstat)
+# Our budget is far above the VMs' size: our reclaim never starts; the kernel's limit rules.
+if [ $swap_ok = 1 ] && in_cgroup "$TMP/kc" "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem 4G "${vms_args[@]}"; then
+	k_rc=$PEER_RC; k_s=$PEER_SECS_TAKEN; oom=$PEER_OOM
 	k_done=$(grep -c "RESULT workload=memstress" "$TMP/kc" || true)
-	oom=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
-	rmdir "$CG"
 	pin=$(( $(awk '/^pswpin/ {print $2}' /proc/vmstat) - pin0 ))
 	pout=$(( $(awk '/^pswpout/ {print $2}' /proc/vmstat) - pout0 ))
 	case $k_rc in
@@ -282,21 +292,17 @@ printf "  %-44s %6s MiB/s\n" "memvisor, --no-compress" "$z_off"
 zc_ratio=$(echo "scale=2; $z_on / $z_off" | bc | sed 's/^\./0./')
 printf "  %-44s %s   (goal: >= 3)\n" "ratio on / off" "$zc_ratio"
 zs_what="NOT MEASURED (no host swap, or no cgroup-v1 memory controller)"; zs_mbs=null
-if [ $swap_ok = 1 ] && [ -w $ZSW/enabled ] && mkdir "$CG" 2>/dev/null && echo $((BUDGET << 20)) >"$CG/memory.limit_in_bytes"; then
+zs_ok=0
+if [ $swap_ok = 1 ] && [ -w $ZSW/enabled ]; then
 	zswap_saved="$(cat $ZSW/enabled) $(cat $ZSW/compressor)"
 	echo zstd >$ZSW/compressor 2>/dev/null || true
 	echo Y >$ZSW/enabled
 	zs_comp=$(cat $ZSW/compressor)
-	set +e
-	in_cgroup "$TMP/zsw" "$B/vmm" run --no-compress --swap-dir "$SWAPDIR" --host-mem 4G "${zvms[@]}" &
-	wait $! 2>/dev/null
-	zs_rc=$?
-	set -e
-	echo "${zswap_saved#* }" >$ZSW/compressor 2>/dev/null || true
-	echo "${zswap_saved%% *}" >$ZSW/enabled
-	zswap_saved=""
-	zs_oom=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
-	rmdir "$CG" 2>/dev/null || true
+	in_cgroup "$TMP/zsw" "$B/vmm" run --no-compress --swap-dir "$SWAPDIR" --host-mem 4G "${zvms[@]}" && zs_ok=1
+	restore_zswap
+fi
+if [ $zs_ok = 1 ]; then
+	zs_rc=$PEER_RC; zs_oom=$PEER_OOM
 	zs_done=$(grep -c "RESULT workload=memstress" "$TMP/zsw" || true)
 	if [ "$zs_done" = 2 ]; then
 		zs_mbs=$(sum_mbs "$TMP/zsw"); zs_what="$zs_mbs MiB/s"
@@ -367,9 +373,7 @@ if [ -w $KSM/run ] && pgrep -x ksmd >/dev/null; then
 		printf "  %-44s 90%% of %d pages after %s; ksmd CPU %d ms\n" "$label" "$ktarget" "$k_t90" "$k_cpu"
 		emit "{\"bench\":\"share_zero\",\"who\":\"ksm_$rate\",\"target_pages\":$ktarget,\"secs_to_90\":\"$k_t90\",\"cpu_ms\":$k_cpu}"
 	done
-	read -r r p m <<<"$ksm_saved"
-	echo "$r" >$KSM/run; echo "$p" >$KSM/pages_to_scan; echo "$m" >$KSM/sleep_millisecs
-	ksm_saved=""
+	restore_ksm
 else
 	echo "  KSM peer: NOT MEASURED (no writable $KSM/run or no ksmd)"
 fi
