@@ -279,7 +279,6 @@ void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *s)
 	s->free = h->free;
 	s->consumed = h->consumed;
 	s->overhead = h->overhead;
-	s->zip = (uint64_t)atomic_load(&h->zip_bytes);
 	s->min_free = h->ms.min_free;
 	s->transitions = h->ms.transitions;
 	s->blocked_faults = h->blocked_faults;

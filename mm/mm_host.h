@@ -30,7 +30,6 @@
 struct mm_host_stats {
 	enum mem_state state;
 	uint64_t budget, free, consumed, overhead, min_free;
-	uint64_t zip;                /* bytes held by the VMs' compression caches */
 	uint64_t transitions;
 	uint64_t blocked_faults;     /* faults held in the low state */
 	int swap_exhausted;

@@ -218,15 +218,10 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return ERR("--zip-threshold: '%s' is not a number of bytes from 64 to %u", v,
 					   GM_ZIP_THRESHOLD_MAX);
 		} else if (OPTION("--prefetch")) {
-			char *end;
-			unsigned long n;
 			if (!v)
 				return -1;
-			errno = 0;
-			n = strtoul(v, &end, 10);
-			if (errno || end == v || *end || n < 1 || n > SWAP_READ_MAX)
+			if (parse_uint(v, 1, SWAP_READ_MAX, &cfg->prefetch))
 				return ERR("--prefetch: '%s' is not a number of pages from 1 to %d", v, SWAP_READ_MAX);
-			cfg->prefetch = (unsigned)n;
 		} else if (OPTION("--swap-dir")) {
 			if (!v)
 				return -1;
