@@ -113,7 +113,7 @@ static void keep_resident(struct guest_mem *gm, uint32_t p)
 /* The evicting page's content is safe elsewhere: give its host page back. */
 int gm_drop_evicted(struct guest_mem *gm, uint32_t p)
 {
-	if (madvise(page(gm, p), GM_PAGE, MADV_DONTNEED)) {
+	if (gm_unmap(gm, p, 1)) {
 		keep_resident(gm, p);
 		return -1;
 	}
@@ -157,6 +157,11 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 	gm_zip_classify(gm, n, kind, len);
 
 	pthread_mutex_lock(&gm->lock);
+	/* A victim that a frame holds already is shared, not stored (the seed's
+	 * order for the hard state: share first, then compress, then swap). */
+	for (unsigned i = 0; gm->ps && i < n; i++)
+		if (st(gm, v[i]) == GM_EVICTING && gm_share_victim(gm, v[i], gm->stage + (size_t)i * GM_PAGE))
+			freed++;
 	if (gm->zip)
 		freed = gm_zip_store(gm, v, n, kind, len);
 	/* The rest go to the file, staged where they are. */

@@ -11,6 +11,7 @@
 #include "guest_mem.h"
 
 #include <stddef.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -55,6 +56,22 @@ static inline void gm_wp(struct guest_mem *gm, uint32_t p, uint32_t n, int on)
 	uffd_writeprotect(gm->uffd.fd, page(gm, p), (size_t)n * GM_PAGE, on);
 }
 
+/*
+ * Give pages [p, p + n) back to the kernel; their next access faults to
+ * us.  A file-backed mapping (the RAM memfd of a sharing VM) keeps a
+ * write-protect marker where a protected page was, and UFFDIO_ZEROPAGE
+ * turns such a slot away: clear the markers (this wakes any writer, who
+ * faults again and waits for the lock).
+ */
+static inline int gm_unmap(struct guest_mem *gm, uint32_t p, uint32_t n)
+{
+	if (madvise(page(gm, p), (size_t)n * GM_PAGE, MADV_DONTNEED))
+		return -1;
+	if (gm->ram_fd >= 0)
+		gm_wp(gm, p, n, 0);
+	return 0;
+}
+
 /* guest_mem.c */
 void gm_set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t flags);
 /* Pages [p, p + n) to state s, each keeping its sample mark; the first also gets first_flags. */
@@ -76,6 +93,11 @@ int gm_file_room(struct guest_mem *gm);
 uint32_t gm_alloc_slot(struct guest_mem *gm);
 void gm_write_failed(struct guest_mem *gm, int rc);
 int gm_drop_evicted(struct guest_mem *gm, uint32_t p);
+
+/* gm_share.c: give shared page p (write-protected, or its write pending) its own page again. */
+void gm_break_share(struct guest_mem *gm, uint32_t p);
+/* Map evicting page p (its bytes staged in copy) to a frame that holds them; 1 if done. */
+int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy);
 
 /* gm_zip.c */
 enum { TO_FILE, TO_ZIP, TO_SAME };                      /* where a victim goes */

@@ -9,8 +9,10 @@
 #include "guest_mem.h"
 #include "mm_host.h"
 #include "pagemap.h"
+#include "pshare.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 #define MSGS_PER_READ 16
@@ -147,8 +150,24 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 
 	gm->state = calloc(gm->npages, 1);
 	gm->slot = malloc((size_t)gm->npages * sizeof(uint32_t));
+	gm->hash = XXH3_64bits;
 	if (cfg->share && !(gm->phash = calloc(gm->npages, sizeof(uint32_t))))
 		return ERR("out of memory for page hashes");
+	gm->ram_fd = -1;
+	if (cfg->share && cfg->pshare) {
+		gm->ps = cfg->pshare;
+		gm->ram_fd = cfg->ram_fd;
+		gm->share_group = cfg->share_group;
+		gm->frame = malloc((size_t)gm->npages * sizeof(uint32_t));
+		gm->brk_buf = gm_alloc_pages(1);
+		if (!gm->frame || !gm->brk_buf)
+			return ERR("out of memory for page sharing");
+		memset(gm->frame, 0xff, (size_t)gm->npages * sizeof(uint32_t));
+		/* What the loader wrote is private already; a page it only read
+		 * was filled into the memfd, and would hide a hole from userfaultfd. */
+		if (fallocate(gm->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)gm->size))
+			return ERR("emptying the guest RAM memfd: %s", strerror(errno));
+	}
 	gm->sample_idx = calloc(gm->nsample, sizeof(uint32_t));
 	gm->zero_buf = gm_alloc_pages(gm->fault_around);
 	gm->io_buf = gm_alloc_pages(gm->prefetch);
@@ -289,6 +308,7 @@ static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state 
 		break;
 	case GM_PRESENT:
 	case GM_EVICTING:
+	case GM_SHARED:   /* its frame is there to read */
 	case GM_KSWAPPED: /* the kernel's own swap-in path serves these */
 	case GM_NSTATES:
 		/* Already resolved (another vCPU's fault on the same page). */
@@ -311,6 +331,23 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 
 	pthread_mutex_lock(&gm->lock);
 	s = st(gm, p);
+	/* Reads of a shared page never fault: this is a write, the share breaks. */
+	if (s == GM_SHARED) {
+		if (gm->host) {
+			pthread_mutex_unlock(&gm->lock);
+			mm_host_gate(gm->host, 1, &gm->stopping);
+			pthread_mutex_lock(&gm->lock);
+		}
+		if (st(gm, p) == GM_SHARED) {
+			gm_break_share(gm, p);
+			gm->faults[GM_FAULT_COW]++;
+			hist_add(&gm->fault_hist, now_ns() - t0);
+		} else {
+			uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
+		}
+		pthread_mutex_unlock(&gm->lock);
+		return;
+	}
 	/* A page being evicted is mapped, so any fault on it is a write to its
 	 * write-protected copy, whether or not the fault said so (a KVM
 	 * memory-fault exit does not). */
@@ -357,7 +394,8 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 		for (uint32_t p = first; p <= last; p++) {
 			enum gm_state s = st(gm, p);
 			/* A kernel-swapped page faults back in through the kernel. */
-			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING || s == GM_KSWAPPED)
+			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING || s == GM_KSWAPPED ||
+			    s == GM_SHARED)
 				continue;
 			all = 0;
 			serve(gm, p, s, 0);
@@ -435,6 +473,13 @@ void guest_mem_stop(struct guest_mem *gm)
 void guest_mem_destroy(struct guest_mem *gm)
 {
 	guest_mem_stop(gm);
+	for (uint32_t p = 0; gm->ps && gm->frame && p < gm->npages; p++)
+		if (gm->frame[p] != SLOT_NONE && pshare_put(gm->ps, gm->frame[p]))
+			mm_host_account(gm->host, -1);
+	free(gm->frame);
+	gm->frame = NULL;
+	gm_free_pages(gm->brk_buf, 1);
+	gm->brk_buf = NULL;
 	mm_host_account(gm->host, -(int64_t)held_pages(gm));
 	mm_host_account_zip(gm->host, -(int64_t)gm->zip_accounted);
 	gm->zip_accounted = 0;
@@ -471,6 +516,12 @@ void guest_mem_destroy(struct guest_mem *gm)
 	pthread_mutex_destroy(&gm->lock);
 	pthread_mutex_destroy(&gm->evict_lock);
 	pthread_cond_destroy(&gm->io_cond);
+}
+
+void guest_mem_forget_hints(struct guest_mem *gm)
+{
+	if (gm->ps)
+		pshare_forget(gm->ps, gm);
 }
 
 /* ---- reconciliation with the kernel's view ------------------------------------ */
@@ -595,9 +646,9 @@ int64_t guest_mem_idle_excess(struct guest_mem *gm)
 static uint64_t meta_bytes(const struct guest_mem *gm)
 {
 	/* State and slot; with compression, the age queue link and chunk records;
-	 * with sharing, the page hash. */
+	 * with sharing, the page hash and the frame number. */
 	uint64_t per_page = sizeof(uint8_t) + sizeof(uint32_t) + (gm->zip ? sizeof(uint32_t) : 0) +
-			    (gm->phash ? sizeof(uint32_t) : 0);
+			    (gm->phash ? sizeof(uint32_t) : 0) + (gm->frame ? sizeof(uint32_t) : 0);
 
 	return (uint64_t)gm->npages * per_page + (gm->zip ? (uint64_t)gm->zpool.nchunks * 48 : 0);
 }
@@ -638,6 +689,17 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->unzipped = gm->unzipped;
 	s->zip_writebacks = gm->zip_writebacks;
 	s->scan_zero = gm->scan_zero;
+	s->shared = gm->n_state[GM_SHARED];
+	s->share_merges = gm->share_merges;
+	s->share_breaks = gm->share_breaks;
+	s->share_differ = gm->share_differ;
+	s->share_victims = gm->share_victims;
+	/* A frame of n sharers saves n - 1 pages: each of them is credited (n - 1) / n. */
+	for (uint32_t p = 0; s->shared && p < gm->npages; p++)
+		if (st(gm, p) == GM_SHARED) {
+			uint32_t n = pshare_refs(gm->ps, gm->frame[p]);
+			s->share_saved_milli += n ? 1000ULL * (n - 1) / n : 0;
+		}
 	s->evicting = gm->n_state[GM_EVICTING] * GM_PAGE;
 	s->sampled = gm->n_state[GM_SAMPLED] * GM_PAGE;
 	s->swapins = gm->swapins;

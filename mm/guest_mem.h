@@ -43,16 +43,17 @@
 #define GM_PAGE 4096u
 
 enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED, GM_KSWAPPED,
-		GM_READING, GM_ZIPPED, GM_SAME, GM_NSTATES };
+		GM_READING, GM_ZIPPED, GM_SAME, GM_SHARED, GM_NSTATES };
 #define GM_STATE_MASK 0x0fu
 #define GM_REF        0x10u  /* faulted in since the clock hand last passed */
 #define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
 #define GM_INZQ       0x40u  /* in the compression cache's age queue (maybe stale) */
 
 enum gm_fault_kind { GM_FAULT_ZERO, GM_FAULT_SWAPIN, GM_FAULT_SAMPLE, GM_FAULT_WP, GM_FAULT_UNZIP,
-		    GM_FAULT_KINDS };
+		    GM_FAULT_COW, GM_FAULT_KINDS };
 
 struct mm_host;
+struct pshare;
 
 struct guest_mem_config {
 	const char *name;
@@ -67,6 +68,9 @@ struct guest_mem_config {
 	int compress;                /* compression cache in front of the swap file */
 	int share;                   /* the sharing scanner may look at this VM's pages */
 	int ksm_mergeable;           /* MADV_MERGEABLE: Linux KSM may merge (a bench peer) */
+	struct pshare *pshare;       /* with share: the host's frames, for non-zero sharing */
+	int ram_fd;                  /* with pshare: the memfd ram maps MAP_PRIVATE (offset = gpa) */
+	uint32_t share_group;        /* with pshare: VMs share only within a group */
 	int zip_level;               /* zstd level (ZIP_DEFAULT_LEVEL) */
 	unsigned zip_threshold;      /* keep a page compressed if it shrinks to this many bytes */
 	unsigned zip_max_pct;        /* cache cap, % of the VM's memory (ESX Mem.MemZipMaxPct);
@@ -89,6 +93,11 @@ struct guest_mem_stats {
 	uint64_t zip_bytes, zip_data_bytes, zip_cap;   /* cache chunks held, data stored, cap */
 	uint64_t zipped, unzipped, zip_writebacks;     /* cumulative pages */
 	uint64_t scan_zero;                            /* cumulative pages zero-shared by the scanner */
+	uint64_t shared, share_saved_milli;            /* pages backed by frames; thousandths of
+							* pages that saves (SHRDSVD) */
+	uint64_t share_merges, share_breaks, share_differ; /* cumulative: merged, broken by writes,
+							    * hash matches the compare refused */
+	uint64_t share_victims;                        /* cumulative: victims shared, not stored */
 	uint64_t faults[GM_FAULT_KINDS];
 	uint64_t active;                               /* bytes: the TCHD estimate */
 	uint64_t meta_bytes, buffer_bytes;
@@ -163,6 +172,14 @@ struct guest_mem {
 	uint32_t *phash;             /* each page's hash when last scanned (0: never) */
 	uint32_t scan_cursor;
 	uint64_t scan_zero;          /* pages the scanner found all zero and unmapped */
+	struct pshare *ps;           /* non-zero sharing (NULL: zero pages only) */
+	int ram_fd;
+	uint32_t share_group;
+	uint32_t *frame;             /* by page: the frame a shared page maps */
+	uint8_t *brk_buf;            /* one page: the content of a share being broken */
+	uint64_t (*hash)(const void *data, size_t len);  /* XXH3-64; a test forces collisions */
+	uint64_t share_merges, share_breaks, share_differ;
+	uint64_t share_victims;      /* eviction victims mapped to a frame instead of stored */
 	uint64_t rng;
 	double active_frac;          /* smoothed fraction of pages touched per period */
 
@@ -225,6 +242,9 @@ void guest_mem_reconcile(struct guest_mem *gm);
  * Returns pages scanned; *wrapped counts passes over the whole VM.
  */
 unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped);
+
+/* The VM leaves the host: the sharing table forgets its pages (vms_lock held). */
+void guest_mem_forget_hints(struct guest_mem *gm);
 
 /* Close the current activity sample and open the next one. */
 void guest_mem_sample(struct guest_mem *gm);

@@ -44,6 +44,8 @@ void mm_host_remove(struct mm_host *h, struct guest_mem *gm)
 	for (unsigned i = 0; i < h->nvms; i++) {
 		if (h->vms[i] == gm) {
 			h->vms[i] = h->vms[--h->nvms];
+			/* The scanner meets hints only in its visits, under this lock. */
+			guest_mem_forget_hints(gm);
 			break;
 		}
 	}

@@ -31,6 +31,29 @@ int pagemap_read(int fd, const void *addr, size_t npages, uint64_t *out)
 	return 0;
 }
 
+int pagemap_count(int fd, const void *addr, size_t npages, uint64_t zero_pfn, uint64_t *present,
+		  uint64_t *private_pages)
+{
+	uint64_t e[512];
+
+	*present = *private_pages = 0;
+	for (size_t done = 0; done < npages;) {
+		size_t n = npages - done < 512 ? npages - done : 512;
+		int rc = pagemap_read(fd, (const uint8_t *)addr + done * 4096, n, e);
+
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			if (!(e[i] & PM_PRESENT) || (zero_pfn && (e[i] & PM_PFN_MASK) == zero_pfn))
+				continue;
+			(*present)++;
+			*private_pages += !(e[i] & PM_FILE);
+		}
+		done += n;
+	}
+	return 0;
+}
+
 uint64_t pagemap_zero_pfn(int fd)
 {
 	volatile uint8_t *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -47,6 +70,12 @@ uint64_t pagemap_zero_pfn(int fd)
 
 int64_t smaps_rss(const void *addr, size_t len)
 {
+	return smaps_sum(addr, len, "Rss:");
+}
+
+int64_t smaps_sum(const void *addr, size_t len, const char *field)
+{
+	size_t flen = strlen(field);
 	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
 	FILE *f = fopen("/proc/self/smaps", "re");
 	char line[512];
@@ -64,7 +93,7 @@ int64_t smaps_rss(const void *addr, size_t len)
 			inside = a >= lo && b <= hi;
 			continue;
 		}
-		if (inside && sscanf(line, "Rss: %lu kB", &kb) == 1)
+		if (inside && !strncmp(line, field, flen) && sscanf(line + flen, " %lu kB", &kb) == 1)
 			total += (int64_t)kb * 1024;
 	}
 	fclose(f);

@@ -12,6 +12,7 @@
 
 #define PM_PRESENT   (1ULL << 63)
 #define PM_SWAP      (1ULL << 62)
+#define PM_FILE      (1ULL << 61)  /* a file page (a shared frame), not a private one */
 #define PM_PFN_MASK  ((1ULL << 55) - 1)
 
 /* Open /proc/self/pagemap; -errno on failure. */
@@ -26,7 +27,19 @@ int pagemap_read(int fd, const void *addr, size_t npages, uint64_t *out);
  */
 uint64_t pagemap_zero_pfn(int fd);
 
+/*
+ * Of npages pages from addr: those with a host page (*present: the zero
+ * page left out, as smaps Rss does) and those of them that are private
+ * (*private_pages: shared frames, file pages, left out).  Cheaper than
+ * smaps when sharing has split guest RAM into many mappings.  0 or -errno.
+ */
+int pagemap_count(int fd, const void *addr, size_t npages, uint64_t zero_pfn, uint64_t *present,
+		  uint64_t *private_pages);
+
 /* Sum of smaps Rss (bytes) over the mappings inside [addr, addr+len); -errno. */
 int64_t smaps_rss(const void *addr, size_t len);
+
+/* The same for another smaps field ("Anonymous:": private pages, shared frames left out). */
+int64_t smaps_sum(const void *addr, size_t len, const char *field);
 
 #endif

@@ -37,7 +37,7 @@ static void *scan_thread(void *arg)
 	const struct timespec tick = { 0, SHARE_TICK_MS * 1000000L };
 
 	while (!atomic_load(&s->stop)) {
-		share_scan_tick(s, s->rate * SHARE_TICK_MS / 1000);
+		share_scan_tick(s, share_scan_tick_pages(s->rate));
 		nanosleep(&tick, NULL);
 	}
 	return NULL;

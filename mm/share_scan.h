@@ -16,6 +16,8 @@
 #define SHARE_DEFAULT_RATE 20000u   /* pages a second: 78 MiB/s, ~1% of a core here */
 #define SHARE_TICK_MS 20
 
+struct pshare;
+
 struct share_scan_stats {
 	uint64_t scanned;            /* pages looked at */
 	uint64_t full_scans;         /* passes over a whole VM */
@@ -26,6 +28,7 @@ struct share_scan {
 	struct mm_host *host;        /* whose VMs it visits */
 	unsigned rate;
 	uint64_t zero_hash;          /* XXH3-64 of a zero page */
+	struct pshare *ps;           /* the host's frames (NULL: zero pages only), for the figures */
 	pthread_t thread;
 	int started;
 	atomic_int stop;
@@ -42,5 +45,11 @@ void share_scan_get_stats(struct share_scan *s, struct share_scan_stats *out);
 
 /* One tick's work (the thread's body, for tests): up to `pages` pages. */
 void share_scan_tick(struct share_scan *s, unsigned pages);
+
+/* Pages per tick for a rate in pages a second. */
+static inline unsigned share_scan_tick_pages(unsigned rate)
+{
+	return rate * SHARE_TICK_MS / 1000;
+}
 
 #endif

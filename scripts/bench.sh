@@ -35,6 +35,8 @@ stats() {
 }
 
 emit() { echo "$1" >>"$JSON"; }
+# ratio A B: A / B to two places, "?" without a B
+ratio() { if [ -n "$2" ] && [ "$2" != 0 ]; then echo "scale=2; $1 / $2" | bc | sed 's/^\./0./'; else echo "?"; fi; }
 
 # field FILE KEY [LINE]: KEY's value in the first line of FILE that starts
 # with LINE (default "RESULT "); fails if there is none.
@@ -322,6 +324,12 @@ secs_to_90() {
 	awk -v t="$2" '$2 > max { max = $2 } $2 >= 0.9 * t && !found { at = $1; found = 1 }
 		END { if (found) printf "%.1f s", at; else printf "not reached (best %.0f%%)", t ? 100 * max / t : 0 }' "$1"
 }
+# saved_at SERIES: the saving (MiB) at 5, 10, ... 30 s of a "secs pages" series ("-": the run had ended)
+saved_at() {
+	awk '{ for (m = 5; m <= 30; m += 5) if ($1 <= m) v[m] = $2; if ($1 > end) end = $1 }
+		END { printf "MiB saved at 5/10/15/20/25/30 s:"
+		      for (m = 5; m <= 30; m += 5) if (m <= end + 0.5) printf " %d", v[m] / 256; else printf " -" }' "$1"
+}
 zeroed_pages() { grep "RESULT workload=zeroboot" "$1" | tr ' ' '\n' | sed -n 's/^zeroed_mb=//p' | awk '{ s += $1 } END { print s * 256 }'; }
 ksmd_ticks() { awk '{ print $14 + $15 }' /proc/"$(pgrep -x ksmd)"/stat; }
 echo
@@ -342,10 +350,19 @@ PY
 mv_t90=$(secs_to_90 "$TMP/sh_series" "$target")
 mv_cpu=$(tail -n 1 "$TMP/sh.jsonl" | tr ',' '\n' | sed -n 's/"scan_cpu_ms"://p')
 mv_nspp=$(tail -n 1 "$TMP/sh.jsonl" | tr ',' '\n' | sed -n 's/"scan_ns_per_page"://p' | tr -d '}')
-printf "  %-44s 90%% of %d pages after %s; scanner CPU %s ms (%s ns a page looked at)\n" \
-	"memvisor scanner, 20000 pages/s" "$target" "$mv_t90" "$mv_cpu" "$mv_nspp"
+printf "  %-44s %s; 90%% of %d pages after %s; scanner CPU %s ms (%s ns a page looked at)\n" \
+	"memvisor scanner, 20000 pages/s" "$(saved_at "$TMP/sh_series")" "$target" "$mv_t90" "$mv_cpu" "$mv_nspp"
 emit "{\"bench\":\"share_zero\",\"who\":\"memvisor\",\"target_pages\":$target,\"secs_to_90\":\"$mv_t90\",\"cpu_ms\":$mv_cpu}"
-if [ -w $KSM/run ] && pgrep -x ksmd >/dev/null; then
+# ksm_peer KIND TARGET_FN VMS...: the same VMs with our scanner off and guest RAM
+# MADV_MERGEABLE, under ksmd at its defaults and at our rate; prints time
+# to 90% of the target (pages, from TARGET_FN on the VMs' output) and ksmd's CPU.
+ksm_peer() {
+	local kind=$1 target_fn=$2 rate c0 c1 s0 vpid ktarget k_t90 k_cpu label
+	shift 2
+	if ! [ -w $KSM/run ] || ! pgrep -x ksmd >/dev/null; then
+		echo "  KSM peer: NOT MEASURED (no writable $KSM/run or no ksmd)"
+		return 0
+	fi
 	ksm_saved="$(cat $KSM/run) $(cat $KSM/pages_to_scan) $(cat $KSM/sleep_millisecs)"
 	for rate in default ours; do
 		echo 2 >$KSM/run   # unmerge what an earlier run left
@@ -355,7 +372,7 @@ if [ -w $KSM/run ] && pgrep -x ksmd >/dev/null; then
 		c0=$(ksmd_ticks)
 		echo 1 >$KSM/run
 		s0=$(date +%s%N)
-		"$B/vmm" run --no-share --ksm "${SH_VMS[@]}" >"$TMP/ksm_out" 2>/dev/null &
+		"$B/vmm" run --no-share --ksm "$@" >"$TMP/ksm_out" 2>/dev/null &
 		vpid=$!
 		: >"$TMP/ksm_series"
 		while kill -0 $vpid 2>/dev/null; do
@@ -365,20 +382,61 @@ if [ -w $KSM/run ] && pgrep -x ksmd >/dev/null; then
 		wait $vpid || true
 		c1=$(ksmd_ticks)
 		echo 2 >$KSM/run
-		ktarget=$(zeroed_pages "$TMP/ksm_out")
+		ktarget=$($target_fn "$TMP/ksm_out")
 		k_t90=$(secs_to_90 "$TMP/ksm_series" "$ktarget")
 		k_cpu=$(( (c1 - c0) * 1000 / $(getconf CLK_TCK) ))
 		label="KSM at its defaults (100 pages / 20 ms)"
 		[ $rate = ours ] && label="KSM at our rate (400 pages / 20 ms)"
-		printf "  %-44s 90%% of %d pages after %s; ksmd CPU %d ms\n" "$label" "$ktarget" "$k_t90" "$k_cpu"
-		emit "{\"bench\":\"share_zero\",\"who\":\"ksm_$rate\",\"target_pages\":$ktarget,\"secs_to_90\":\"$k_t90\",\"cpu_ms\":$k_cpu}"
+		printf "  %-44s %s; 90%% of %d pages after %s; ksmd CPU %d ms\n" "$label" \
+			"$(saved_at "$TMP/ksm_series")" "$ktarget" "$k_t90" "$k_cpu"
+		emit "{\"bench\":\"share_$kind\",\"who\":\"ksm_$rate\",\"target_pages\":$ktarget,\"secs_to_90\":\"$k_t90\",\"cpu_ms\":$k_cpu}"
 	done
 	restore_ksm
-else
-	echo "  KSM peer: NOT MEASURED (no writable $KSM/run or no ksmd)"
-fi
+}
+ksm_peer zero zeroed_pages "${SH_VMS[@]}"
 xxh=$("$B/zipbench" 2>/dev/null | sed -n 's/.*xxh3_ns=\([0-9.]*\).*/\1/p' | head -n 1)
 [ -n "$xxh" ] && printf "  %-44s %s ns (the floor under a scanned page)\n" "XXH3-64 of one 4 KiB page" "$xxh"
+
+# ---- page sharing: identical pages (dup), against Linux KSM ------------------------
+DUP_SECS=${DUP_SECS:-30}
+DUP_WL="workload=dup size=120M seed=3 secs=$DUP_SECS"
+DUP_VMS=(--vm name=d1,mem=128M --append "$DUP_WL" --vm name=d2,mem=128M --append "$DUP_WL"
+	--vm name=d3,mem=128M --append "$DUP_WL" --vm name=d4,mem=128M --append "$DUP_WL")
+# Four copies of one content: three of them can go.
+dup_pages() { grep -c "RESULT workload=dup" "$1" | awk '{ print ($1 - 1) * 120 * 256 }'; }
+echo
+echo "== page sharing, identical pages: 4 VMs x 128 MiB running dup size=120M seed=3 for ${DUP_SECS} s (time from VMM start)"
+"$B/vmm" run --stats "$TMP/dup.jsonl" "${DUP_VMS[@]}" >"$TMP/dup_out" 2>/dev/null
+target=$(dup_pages "$TMP/dup_out")
+python3 - "$TMP/dup.jsonl" "$TMP/dup_series" <<'PY' >"$TMP/dup_costs"
+import json, sys
+host = [json.loads(l) for l in open(sys.argv[1])]
+host = [r for r in host if r.get("host")]
+with open(sys.argv[2], "w") as f:
+    for r in host:
+        print(r["t"], round(r["pshare_saving_mb"] * 256), file=f)
+# The first pass only learns hashes: its cost a page is the scan alone.
+before = []
+for r in host:
+    if r["pshare_common_mb"] > 0:
+        break
+    before.append(r)
+scan_ns = before[-1]["scan_cpu_ms"] * 1e6 / before[-1]["scan_pages"] if before else 0
+last = [r for r in host if r["vms_running"] == 4][-1]
+merges = last["pshare_shared_mb"] * 256
+merge_us = (last["scan_cpu_ms"] - before[-1]["scan_cpu_ms"]) * 1e3 / merges if before and merges else 0
+print("%.0f %.0f %.1f %.1f %.1f" % (scan_ns, last["scan_cpu_ms"], merge_us, last["pshare_saving_mb"],
+                                    last["pshare_common_mb"]))
+PY
+read -r d_scan_ns d_cpu d_merge_us d_saved d_common <"$TMP/dup_costs"
+d_t90=$(secs_to_90 "$TMP/dup_series" "$target")
+printf "  %-44s %s; 90%% of %d pages after %s; scanner CPU %s ms\n" \
+	"memvisor scanner, 20000 pages/s" "$(saved_at "$TMP/dup_series")" "$target" "$d_t90" "$d_cpu"
+emit "{\"bench\":\"share_dup\",\"who\":\"memvisor\",\"target_pages\":$target,\"secs_to_90\":\"$d_t90\",\"cpu_ms\":$d_cpu,\"scan_ns_per_page\":$d_scan_ns,\"merge_us\":$d_merge_us}"
+ksm_peer dup dup_pages "${DUP_VMS[@]}"
+printf "  %-44s %s ns a page (first pass, hashing only) against XXH3 alone %s ns: %s x\n" \
+	"memvisor scan cost" "$d_scan_ns" "${xxh:-?}" "$(ratio "$d_scan_ns" "${xxh:-0}")"
+printf "  %-44s %s us of scanner CPU a guest page merged (compare, mmap, userfaultfd)\n" "memvisor merge cost" "$d_merge_us"
 
 echo
 echo "JSON lines: $JSON"

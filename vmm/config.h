@@ -12,6 +12,7 @@
 #define CONFIG_NAME_MAX     32      /* including the NUL */
 #define CONFIG_MAX_VCPUS    64
 #define CONFIG_PATH_MAX     4096
+#define CONFIG_MAX_GROUP    1000000
 
 struct vm_config {
 	char name[CONFIG_NAME_MAX];
@@ -19,6 +20,7 @@ struct vm_config {
 	const char *kernel;         /* NULL: the default test guest */
 	unsigned vcpus;
 	unsigned zip_max_pct;       /* compression cache cap, % of mem (default 10) */
+	unsigned share_group;       /* pages are shared only within a group (default 0) */
 	const char *append;         /* guest command line, NULL: empty */
 	char *spec;                 /* owned copy of the --vm text (kernel points in) */
 };

@@ -10,6 +10,7 @@
 #include "stats.h"
 #include "vm.h"
 #include "fault_probe.h"
+#include "../mm/pshare.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -43,6 +44,8 @@ static const char usage_text[] =
 "                      vcpus=N     vCPUs, 1-64 (default 1)\n"
 "                      zip_max_pct=N  compression cache cap, 0-100% of mem\n"
 "                                  (default 10, as ESX's Mem.MemZipMaxPct)\n"
+"                      share_group=N  pages are shared only between VMs of one\n"
+"                                  group, 0-1000000 (default 0: one group)\n"
 "  --append CMDLINE  guest command line of the --vm before it; the test guest\n"
 "                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
 "  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"
@@ -212,6 +215,34 @@ static char ksm_run_state(void)
 	return c == EOF ? '?' : (char)c;
 }
 
+/*
+ * Each shared page may take a mapping of its own: make room for two per
+ * guest page, as root, and say so.  Without room the scanner stops
+ * merging at the limit (pshare_room) and the stats say that too.
+ */
+static void map_count_for_sharing(const struct host_config *cfg)
+{
+	uint64_t pages = 0, want, have = pshare_map_count_limit();
+	FILE *f;
+
+	for (unsigned i = 0; i < cfg->nvms; i++)
+		pages += cfg->vms[i].mem / 4096;
+	want = 2 * pages + PSHARE_MAP_SLACK + 65530;
+	if (have >= want)
+		return;
+	f = fopen("/proc/sys/vm/max_map_count", "we");
+	if (f && fprintf(f, "%llu\n", (unsigned long long)want) > 0 && fclose(f) == 0) {
+		console_log(NULL, "page sharing: raised vm.max_map_count from %llu to %llu (a shared page is a mapping of its own)",
+			    (unsigned long long)have, (unsigned long long)want);
+		return;
+	}
+	if (f)
+		fclose(f);
+	console_log(NULL, "page sharing: vm.max_map_count is %llu and cannot be raised (%s): at most %llu pages will be shared",
+		    (unsigned long long)have, strerror(errno),
+		    (unsigned long long)(have > PSHARE_MAP_SLACK ? (have - PSHARE_MAP_SLACK) / 2 : 0));
+}
+
 static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host,
 			struct share_scan *scan)
 {
@@ -225,6 +256,8 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	struct vm *vms;
 	struct mm_host host;
 	struct share_scan scan;
+	struct pshare ps;
+	int ps_inited = 0;
 	struct guest_mem_config mem;
 	FILE *stats = NULL;
 	char err[512], kernel[PATH_MAX + 16], swap_dir[PATH_MAX], service[256];
@@ -272,6 +305,16 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	mm_host_init(&host, budget);
 	host.log = host_log;
 	share_scan_init(&scan, &host, cfg->share_rate);
+	if (cfg->share) {
+		map_count_for_sharing(cfg);
+		ps_inited = 1;
+		if (pshare_init(&ps, err, sizeof(err))) {
+			console_log(NULL, "error: %s", err);
+			rc = EX_OSERR;
+			goto out_host;
+		}
+		mem.pshare = scan.ps = &ps;
+	}
 	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
 		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
 		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
@@ -279,8 +322,8 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		console_log(NULL, "guest RAM is MADV_MERGEABLE: Linux KSM may merge it (ksmd run=%c)",
 			    ksm_run_state());
 	if (cfg->share)
-		console_log(NULL, "page sharing: scanner at %u pages a second (all-zero pages go to the zero page)",
-			    cfg->share_rate);
+		console_log(NULL, "page sharing: scanner at %u pages a second (all-zero pages go to the zero page, "
+			    "identical pages to one frame per share group)", cfg->share_rate);
 	if (mem.compress)
 		console_log(NULL, "compression cache: zstd level %d, a page is kept if it shrinks to %u bytes or less",
 			    cfg->zip_level, cfg->zip_threshold);
@@ -385,6 +428,8 @@ out:
 	free(vms);
 out_host:
 	share_scan_destroy(&scan);
+	if (ps_inited)
+		pshare_destroy(&ps);
 	mm_host_destroy(&host);
 	if (made_dir && rmdir(swap_dir))
 		console_log(NULL, "cannot remove swap directory '%s': %s", swap_dir, strerror(errno));

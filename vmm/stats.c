@@ -1,10 +1,13 @@
 #include "stats.h"
 
 #include "../mm/pagemap.h"
+#include "../mm/pshare.h"
+#include "../mm/share_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MB(x) ((double)(x) / 1048576.0)
@@ -51,15 +54,21 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 {
 	struct guest_mem_stats m;
 	struct zip_totals z;
-	int64_t rss = -1;
+	int64_t rss = -1, anon = -1;
+	uint64_t kpresent, kprivate;
 
 	if (vm->gm_inited) {
 		/* Kernel-swapped pages come back unseen: look before counting. */
 		if (vm->gm.kernel_swap)
 			guest_mem_reconcile(&vm->gm);
 		guest_mem_get_stats(&vm->gm, &m);
-		/* The kernel's own count of the pages backing guest RAM. */
-		rss = smaps_rss(vm->ram, vm->ram_size);
+		/* The kernel's own count of the pages backing guest RAM, and of
+		 * those that are private: what the VM consumes, frames apart. */
+		if (pagemap_count(vm->gm.pagemap_fd, vm->ram, vm->ram_size / 4096, vm->gm.zero_pfn, &kpresent,
+				  &kprivate) == 0) {
+			rss = (int64_t)(kpresent * 4096);
+			anon = (int64_t)(kprivate * 4096);
+		}
 	} else {
 		m = vm->last_mem;
 	}
@@ -82,6 +91,13 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		(unsigned long long)m.swap_errors);
 	if (rss >= 0)
 		fprintf(f, ",\"kernel_rss_mb\":%.2f", MB(rss));
+	if (anon >= 0)
+		fprintf(f, ",\"kernel_anon_mb\":%.2f", MB(anon));
+	fprintf(f, ",\"shrd_mb\":%.2f,\"shrdsvd_mb\":%.2f,\"share_merges\":%llu,\"share_breaks\":%llu,"
+		"\"share_differ\":%llu",
+		MB(m.shared * GM_PAGE), MB(m.share_saved_milli * GM_PAGE / 1000),
+		(unsigned long long)m.share_merges, (unsigned long long)m.share_breaks,
+		(unsigned long long)m.share_differ);
 	/* Same-filled pages count as stored: they are kept, in no space at all. */
 	z = (struct zip_totals){ (m.zip_pages + m.same_pages) * GM_PAGE, m.zip_bytes, m.zipped, m.unzipped };
 	write_zip(f, &z);
@@ -131,6 +147,20 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 	fprintf(f, ",\"scan_pages\":%llu,\"scan_full\":%llu,\"scan_cpu_ms\":%.1f,\"scan_ns_per_page\":%.0f",
 		(unsigned long long)sc.scanned, (unsigned long long)sc.full_scans, (double)sc.cpu_ns / 1e6,
 		sc.scanned ? (double)sc.cpu_ns / (double)sc.scanned : 0.0);
+	if (scan->ps) {
+		struct pshare_stats ps;
+		struct stat fst;
+
+		pshare_get_stats(scan->ps, &ps);
+		/* ESX's PSHARE: guest memory backed by frames, the frames, the difference. */
+		fprintf(f, ",\"pshare_shared_mb\":%.2f,\"pshare_common_mb\":%.2f,\"pshare_saving_mb\":%.2f,"
+			"\"pshare_hints\":%llu,\"pshare_map_limited\":%s",
+			MB(ps.refs * 4096), MB(ps.frames * 4096), MB((ps.refs - ps.frames) * 4096),
+			(unsigned long long)ps.hints, ps.map_limited ? "true" : "false");
+		/* The kernel's count of the frames' pages. */
+		if (fstat(scan->ps->fd, &fst) == 0)
+			fprintf(f, ",\"kernel_frames_mb\":%.2f", MB((uint64_t)fst.st_blocks * 512));
+	}
 	fputs("}\n", f);
 	fflush(f);
 }

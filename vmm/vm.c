@@ -145,6 +145,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 
 	memset(vm, 0, sizeof(*vm));
 	vm->fd = -1;
+	vm->ram_fd = -1;
 	vm->cfg = cfg;
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
 	console_init(&vm->con, vm->name, STDOUT_FILENO);
@@ -160,8 +161,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 		return ERR(EX_USAGE, "vcpus=%u is more than KVM allows (%d)", cfg->vcpus, kvm->max_vcpus);
 
 	vm->ram_size = cfg->mem;
+	/* With sharing, RAM is a private mapping of a memfd that stays empty: it
+	 * behaves as anonymous memory, and gives a page whose share breaks a
+	 * home to go back to (docs/sharing.md). */
+	if (mem->share && mem->pshare) {
+		vm->ram_fd = memfd_create(vm->name, MFD_CLOEXEC);
+		if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)vm->ram_size))
+			return ERR(EX_OSERR, "guest RAM memfd: %s", strerror(errno));
+	}
 	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		       MAP_PRIVATE | MAP_NORESERVE | (vm->ram_fd < 0 ? MAP_ANONYMOUS : 0), vm->ram_fd, 0);
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;
 		return ERR(EX_OSERR, "cannot map %llu MiB of guest RAM: %s",
@@ -221,6 +230,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	gc.name = vm->name;
 	gc.size = vm->ram_size;
 	gc.zip_max_pct = cfg->zip_max_pct;
+	gc.ram_fd = vm->ram_fd;
+	gc.share_group = cfg->share_group;
 	vm->gm_inited = 1;
 	if (guest_mem_init(&vm->gm, &gc, vm->ram, host, lerr, sizeof(lerr)))
 		return ERR(EX_OSERR, "guest memory: %s", lerr);
@@ -305,6 +316,9 @@ static void release_memory(struct vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	vm->ram_fd = -1;
 }
 
 void vm_reap(struct vm *vm)

@@ -34,6 +34,7 @@ struct vm {
 	const struct vm_config *cfg;
 	int fd;
 	uint8_t *ram;
+	int ram_fd;                 /* the memfd behind ram when pages are shared, else -1 */
 	uint64_t ram_size;
 	uint64_t entry;
 	uint64_t tsc_khz;

@@ -5,6 +5,8 @@
 #include "../../mm/guest_mem.h"
 #include "../../mm/mm_host.h"
 #include "../../mm/pagemap.h"
+#include "../../mm/pshare.h"
+#include "../../mm/share_scan.h"
 #include "text_page.h"
 
 #include <xxhash.h>
@@ -12,9 +14,11 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +26,17 @@
 #define PG 4096u
 
 static char err[512];
+
+/* Each region's own name: two in one process must not share a swap file. */
+static const char *region_name(void)
+{
+	static char names[8][16];
+	static unsigned n;
+	char *name = names[n++ % 8];
+
+	snprintf(name, sizeof(names[0]), "unit%u", n);
+	return name;
+}
 
 struct region {
 	uint8_t *ram;
@@ -32,7 +47,7 @@ struct region {
 static void region_open_cfg(struct region *r, size_t size, unsigned prefetch, unsigned zip_max_pct)
 {
 	struct guest_mem_config cfg = {
-		.name = "unit", .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = prefetch,
+		.name = region_name(), .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = prefetch,
 		.compress = zip_max_pct > 0, .zip_level = ZIP_DEFAULT_LEVEL,
 		.zip_threshold = GM_DEFAULT_ZIP_THRESHOLD, .zip_max_pct = zip_max_pct, .share = 1,
 	};
@@ -387,6 +402,281 @@ START_TEST(the_scanner_gives_zero_pages_back)
 }
 END_TEST
 
+/* A region whose RAM is a private memfd mapping, sharing frames through ps. */
+static void region_open_shared(struct region *r, size_t size, struct pshare *ps, uint32_t group)
+{
+	int fd = memfd_create("unit-ram", MFD_CLOEXEC);
+	struct guest_mem_config cfg = {
+		.name = region_name(), .size = size, .swap_dir = "/tmp", .fault_around = 4, .prefetch = 8,
+		.share = 1, .pshare = ps, .ram_fd = fd, .share_group = group,
+	};
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	r->size = size;
+	r->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	ck_assert_ptr_ne(r->ram, MAP_FAILED);
+	ck_assert_msg(guest_mem_init(&r->gm, &cfg, r->ram, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(guest_mem_start(&r->gm, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void region_close_shared(struct region *r)
+{
+	int fd = r->gm.ram_fd;
+
+	region_close(r);
+	close(fd);
+}
+
+static uint64_t frames_in_kernel(const struct pshare *ps)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(ps->fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512 / PG;
+}
+
+static uint64_t all_faults(struct region *r)
+{
+	struct guest_mem_stats s;
+	uint64_t n = 0;
+
+	guest_mem_get_stats(&r->gm, &s);
+	for (int k = 0; k < GM_FAULT_KINDS; k++)
+		n += s.faults[k];
+	return n;
+}
+
+/* Private pages by the kernel's count: what the VM consumes, frames apart. */
+static int64_t anon_bytes(struct region *r)
+{
+	return smaps_sum(r->ram, r->size, "Anonymous:");
+}
+
+static void pshare_open(struct pshare *ps)
+{
+	ck_assert_msg(pshare_init(ps, err, sizeof(err)) == 0, "%s", err);
+	if (ps->map_limit < 65530)
+		ps->map_limit = 65530; /* a small test needs no more; /proc may be unreadable */
+}
+
+START_TEST(identical_pages_share_one_frame_and_a_write_breaks_only_its_own)
+{
+	struct region a, b;
+	struct pshare ps;
+	struct pshare_stats pst;
+	struct guest_mem_stats s;
+	uint64_t fa, fb;
+
+	pshare_open(&ps);
+	region_open_shared(&a, 4 * MIB, &ps, 0);
+	region_open_shared(&b, 4 * MIB, &ps, 0);
+	fill(a.ram, 0, 256, 9);
+	fill(b.ram, 0, 256, 9);   /* the same 256 pages as a's */
+	fill(b.ram, 256, 256, 10);
+	/* Two sightings each (the volatile check), then a's hints meet b's pages. */
+	scan_all(&a);
+	scan_all(&b);
+	scan_all(&a);
+	scan_all(&b);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 256);
+	ck_assert_uint_eq(pst.refs, 512);
+	ck_assert_uint_eq(frames_in_kernel(&ps), 256);
+	guest_mem_get_stats(&a.gm, &s);
+	ck_assert_uint_eq(s.shared, 256);
+	ck_assert_uint_eq(s.consumed, 0);
+	ck_assert_uint_eq(s.share_saved_milli, 256 * 500);
+	guest_mem_get_stats(&b.gm, &s);
+	ck_assert_uint_eq(s.shared, 256);
+	ck_assert_uint_eq(s.consumed, 256ULL * PG);
+	ck_assert_int_eq(anon_bytes(&a), 0);
+	ck_assert_int_eq(anon_bytes(&b), 256 * PG);
+
+	/* Reads hit the frames: no fault, and the bytes are right. */
+	fa = all_faults(&a);
+	fb = all_faults(&b);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 256, 9), 0);
+	ck_assert_uint_eq(all_faults(&a), fa);
+	ck_assert_uint_eq(all_faults(&b), fb);
+
+	/* A write breaks a's share alone: b still reads the frame. */
+	a.ram[3 * PG + 8] ^= 0xff;
+	ck_assert_uint_eq(bad_pages(a.ram, 3, 1, 9), 1);
+	a.ram[3 * PG + 8] ^= 0xff;
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 256, 9), 0);
+	guest_mem_get_stats(&a.gm, &s);
+	ck_assert_uint_eq(s.shared, 255);
+	ck_assert_uint_eq(s.share_breaks, 1);
+	ck_assert_uint_eq(s.consumed, PG);
+	ck_assert_int_eq(anon_bytes(&a), PG);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 256);
+	ck_assert_uint_eq(pst.refs, 511);
+
+	/* Evicted again, the page (its bytes are the frame's once more) is
+	 * shared rather than stored: sharing comes first. */
+	ck_assert_uint_eq(guest_mem_pageout(&a.gm, 0, 256ULL * PG), 1);
+	guest_mem_get_stats(&a.gm, &s);
+	ck_assert_uint_eq(s.share_victims, 1);
+	ck_assert_uint_eq(s.shared, 256);
+	ck_assert_uint_eq(s.swapouts, 0);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+
+	/* A page whose bytes no frame holds is an ordinary page: it swaps out and back. */
+	a.ram[3 * PG + 8] ^= 0xff;
+	ck_assert_uint_eq(guest_mem_pageout(&a.gm, 0, 256ULL * PG), 1);
+	guest_mem_get_stats(&a.gm, &s);
+	ck_assert_uint_eq(s.swapouts, 1);
+	a.ram[3 * PG + 8] ^= 0xff;
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+
+	/* The last sharer's write frees the frame. */
+	b.ram[3 * PG] = 1;
+	guest_mem_get_stats(&b.gm, &s);
+	ck_assert_uint_eq(s.share_breaks, 1);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 255);
+	ck_assert_uint_eq(frames_in_kernel(&ps), 255);
+	ck_assert_uint_eq(b.ram[3 * PG], 1);
+
+	/* A VM that goes drops its references; the other still reads its pages. */
+	region_close_shared(&a);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.refs, 255);
+	ck_assert_uint_eq(bad_pages(b.ram, 4, 252, 9), 0);
+	region_close_shared(&b);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 0);
+	ck_assert_uint_eq(frames_in_kernel(&ps), 0);
+	pshare_destroy(&ps);
+}
+END_TEST
+
+static uint64_t one_hash(const void *data, size_t len)
+{
+	(void)data;
+	(void)len;
+	return 42;
+}
+
+START_TEST(a_forced_hash_collision_never_merges_different_pages)
+{
+	struct region a, b;
+	struct pshare ps;
+	struct pshare_stats pst;
+	struct guest_mem_stats sa, sb;
+	static uint8_t other[PG];
+	uint32_t f;
+
+	pshare_open(&ps);
+	region_open_shared(&a, 2 * MIB, &ps, 0);
+	region_open_shared(&b, 2 * MIB, &ps, 0);
+	a.gm.hash = b.gm.hash = one_hash; /* every page hashes the same */
+	fill(a.ram, 0, 64, 1);
+	fill(b.ram, 0, 64, 2);
+	for (int round = 0; round < 3; round++) {
+		scan_all(&a);
+		scan_all(&b);
+	}
+	guest_mem_get_stats(&a.gm, &sa);
+	guest_mem_get_stats(&b.gm, &sb);
+	ck_assert_uint_eq(sa.shared + sb.shared, 0);
+	ck_assert_uint_gt(sa.share_differ + sb.share_differ, 100);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 64, 1), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 64, 2), 0);
+
+	/* A frame under the same hash, with other bytes: it is compared, and refused. */
+	memset(other, 0x5a, sizeof(other));
+	f = pshare_make(&ps, 42, 0, other, 1);
+	ck_assert_uint_ne(f, SLOT_NONE);
+	scan_all(&a);
+	guest_mem_get_stats(&a.gm, &sa);
+	ck_assert_uint_eq(sa.shared, 0);
+	ck_assert_uint_eq(pshare_refs(&ps, f), 1);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 64, 1), 0);
+	/* ... while a page that really holds those bytes joins it. */
+	memcpy(a.ram + 10 * PG, other, PG);
+	scan_all(&a);
+	scan_all(&a);
+	guest_mem_get_stats(&a.gm, &sa);
+	ck_assert_uint_eq(sa.shared, 1);
+	ck_assert_uint_eq(pshare_refs(&ps, f), 2);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 10, 1), 0);
+	ck_assert_uint_eq(bad_pages(a.ram, 11, 53, 1), 0);
+	ck_assert_mem_eq(a.ram + 10 * PG, other, PG);
+	region_close_shared(&a);
+	region_close_shared(&b);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.refs, 1);
+	ck_assert_int_eq(pshare_put(&ps, f), 1);
+	pshare_destroy(&ps);
+}
+END_TEST
+
+START_TEST(share_groups_keep_vms_apart_but_not_a_vm_from_itself)
+{
+	struct region a, b;
+	struct pshare ps;
+	struct guest_mem_stats sa, sb;
+
+	pshare_open(&ps);
+	region_open_shared(&a, 2 * MIB, &ps, 1);
+	region_open_shared(&b, 2 * MIB, &ps, 2);
+	fill(a.ram, 0, 128, 5);
+	fill(b.ram, 0, 128, 5);                        /* the same as a's, another group */
+	memcpy(a.ram + 200 * PG, a.ram + 7 * PG, PG);  /* a twin inside a */
+	for (int round = 0; round < 2; round++) {
+		scan_all(&a);
+		scan_all(&b);
+	}
+	guest_mem_get_stats(&a.gm, &sa);
+	guest_mem_get_stats(&b.gm, &sb);
+	ck_assert_uint_eq(sa.shared, 2);
+	ck_assert_uint_eq(sb.shared, 0);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 128, 5), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 128, 5), 0);
+	ck_assert_mem_eq(a.ram + 200 * PG, a.ram + 7 * PG, PG);
+	region_close_shared(&a);
+	region_close_shared(&b);
+	pshare_destroy(&ps);
+}
+END_TEST
+
+/* The scanner's pace: each tick shares its pages evenly, and ticks add up to the rate. */
+START_TEST(the_scanner_keeps_to_its_rate)
+{
+	struct region a, b;
+	struct mm_host host;
+	struct share_scan sc;
+	struct share_scan_stats st;
+	unsigned per_tick = share_scan_tick_pages(1000);
+
+	ck_assert_uint_eq(per_tick * (1000 / SHARE_TICK_MS), 1000);
+	region_open(&a, 2 * MIB);
+	region_open(&b, 2 * MIB);
+	mm_host_init(&host, 64 * MIB);
+	ck_assert_int_eq(mm_host_add(&host, &a.gm), 0);
+	ck_assert_int_eq(mm_host_add(&host, &b.gm), 0);
+	share_scan_init(&sc, &host, 1000);
+	for (int t = 0; t < 100; t++)
+		share_scan_tick(&sc, per_tick);
+	share_scan_get_stats(&sc, &st);
+	/* An even share each, rounded up: 11 pages a VM a tick. */
+	ck_assert_uint_eq(st.scanned, 100 * 2 * (per_tick / 2 + 1));
+	ck_assert_uint_eq(st.full_scans, 2 * (100 * (per_tick / 2 + 1) / 512));
+	ck_assert_uint_gt(st.cpu_ns, 0);
+	share_scan_destroy(&sc);
+	mm_host_remove(&host, &a.gm);
+	mm_host_remove(&host, &b.gm);
+	mm_host_destroy(&host);
+	region_close(&a);
+	region_close(&b);
+}
+END_TEST
+
 struct writer {
 	uint8_t *ram;
 	uint32_t npages;
@@ -537,6 +827,10 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
 	tcase_add_test(tc, a_full_cache_refuses_pages_until_faults_drain_it);
 	tcase_add_test(tc, the_scanner_gives_zero_pages_back);
+	tcase_add_test(tc, identical_pages_share_one_frame_and_a_write_breaks_only_its_own);
+	tcase_add_test(tc, a_forced_hash_collision_never_merges_different_pages);
+	tcase_add_test(tc, share_groups_keep_vms_apart_but_not_a_vm_from_itself);
+	tcase_add_test(tc, the_scanner_keeps_to_its_rate);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);

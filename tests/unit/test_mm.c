@@ -2,6 +2,7 @@
  * Unit tests for mm/, the memory manager library: no KVM involved.
  */
 #include "../../mm/memstate.h"
+#include "../../mm/pshare.h"
 #include "../../mm/slots.h"
 #include "../../mm/zip.h"
 #include "../../mm/zpool.h"
@@ -286,6 +287,69 @@ START_TEST(zpool_stops_at_its_cap)
 }
 END_TEST
 
+static void *owner_of(uint32_t i)
+{
+	return (void *)(uintptr_t)(0x1000 + (i & 3) * 0x100);
+}
+
+/* The table against a model: 200000 keys, so it grows three times over. */
+START_TEST(pshare_table_finds_frames_and_hints_by_hash_and_group)
+{
+	enum { N = 200000 };
+	struct pshare ps;
+	char err[256];
+	static uint8_t page[4096];
+	void *owner;
+	uint32_t v, f;
+
+	ck_assert_msg(pshare_init(&ps, err, sizeof(err)) == 0, "%s", err);
+	for (uint32_t i = 0; i < N; i++)
+		pshare_hint(&ps, (uint64_t)i * 0x9e3779b97f4a7c15ULL, i % 3, owner_of(i), i);
+	ck_assert_uint_eq(ps.hints, N);
+	/* Every other hint goes: backward-shift deletion must keep the rest reachable. */
+	for (uint32_t i = 0; i < N; i += 2)
+		pshare_unhint(&ps, (uint64_t)i * 0x9e3779b97f4a7c15ULL, i % 3, owner_of(i), i);
+	/* A stale unhint (another page now) changes nothing. */
+	pshare_unhint(&ps, 1 * 0x9e3779b97f4a7c15ULL, 1, owner_of(1), 12345);
+	for (uint32_t i = 0; i < N; i++) {
+		enum ps_kind k = pshare_lookup(&ps, (uint64_t)i * 0x9e3779b97f4a7c15ULL, i % 3, &owner, &v);
+		if (i % 2 == 0) {
+			ck_assert_int_eq(k, PS_NONE);
+		} else {
+			ck_assert_int_eq(k, PS_HINT);
+			ck_assert_ptr_eq(owner, owner_of(i));
+			ck_assert_uint_eq(v, i);
+		}
+	}
+	/* The group is part of the key. */
+	ck_assert_int_eq(pshare_lookup(&ps, 1 * 0x9e3779b97f4a7c15ULL, 2, &owner, &v), PS_NONE);
+
+	/* A frame replaces the hint under its key, and lookups take references. */
+	memset(page, 7, sizeof(page));
+	f = pshare_make(&ps, 3 * 0x9e3779b97f4a7c15ULL, 0, page, 2);
+	ck_assert_uint_ne(f, SLOT_NONE);
+	ck_assert_mem_eq(pshare_data(&ps, f), page, sizeof(page));
+	ck_assert_int_eq(pshare_lookup(&ps, 3 * 0x9e3779b97f4a7c15ULL, 0, &owner, &v), PS_FRAME);
+	ck_assert_uint_eq(v, f);
+	ck_assert_uint_eq(pshare_refs(&ps, f), 3);
+	/* A hint never displaces a frame. */
+	pshare_hint(&ps, 3 * 0x9e3779b97f4a7c15ULL, 0, owner_of(0), 99);
+	ck_assert_int_eq(pshare_lookup(&ps, 3 * 0x9e3779b97f4a7c15ULL, 0, &owner, &v), PS_FRAME);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pshare_put(&ps, f), 0);
+	ck_assert_int_eq(pshare_put(&ps, f), 1); /* the last reference frees it */
+	ck_assert_int_eq(pshare_lookup(&ps, 3 * 0x9e3779b97f4a7c15ULL, 0, &owner, &v), PS_NONE);
+
+	/* A VM that goes takes its hints along, and only its own. */
+	pshare_forget(&ps, owner_of(1));
+	for (uint32_t i = 1; i < N; i += 2) {
+		enum ps_kind k = pshare_lookup(&ps, (uint64_t)i * 0x9e3779b97f4a7c15ULL, i % 3, &owner, &v);
+		ck_assert_int_eq(k, ((i & 3) == 1 || i == 3 ? PS_NONE : PS_HINT)); /* 3: the frame's, gone */
+	}
+	pshare_destroy(&ps);
+}
+END_TEST
+
 static Suite *mm_suite(void)
 {
 	Suite *s = suite_create("mm");
@@ -308,6 +372,10 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, zip_same_filled_pages);
 	tcase_add_test(tc, zpool_packs_by_class_and_frees_whole_chunks);
 	tcase_add_test(tc, zpool_stops_at_its_cap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sharing");
+	tcase_add_test(tc, pshare_table_finds_frames_and_hints_by_hash_and_group);
 	suite_add_tcase(s, tc);
 	return s;
 }
