@@ -22,12 +22,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#define SHARE_BATCH 256  /* candidates merged together: fewer, longer runs (64: 950 ns a page looked at, 256: 765) */
+#define SHARE_BATCH 256  /* zero pages given back together: fewer, longer runs (64: 950 ns a page looked at, 256: 765) */
+#define MERGE_BATCH 64   /* candidates merged together, the VM's faults waiting meanwhile */
 
 static int all_zero(const uint8_t *p)
 {
@@ -83,12 +85,12 @@ static off_t home_off(uint32_t p)
 	return (off_t)p * GM_PAGE;
 }
 
-/* Userfaultfd on page p's new mapping (the remap dropped it). */
-static int cover(struct guest_mem *gm, uint32_t p)
+/* Userfaultfd on pages [p, p + n)'s new mapping (the remap dropped it). */
+static int cover(struct guest_mem *gm, uint32_t p, uint32_t n)
 {
 	char err[160];
 
-	if (uffd_register(&gm->uffd, page(gm, p), GM_PAGE, err, sizeof(err)) == 0)
+	if (uffd_register(&gm->uffd, page(gm, p), (size_t)n * GM_PAGE, err, sizeof(err)) == 0)
 		return 0;
 	gm_fail(gm, err);
 	return -1;
@@ -124,7 +126,7 @@ void gm_break_share(struct guest_mem *gm, uint32_t p)
 		gm_fail(gm, msg);
 		return;
 	}
-	if (cover(gm, p))
+	if (cover(gm, p, 1))
 		return;
 	/* The home copy goes; a private copy made by a write meanwhile stays. */
 	fallocate(gm->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, home_off(p), GM_PAGE);
@@ -146,24 +148,73 @@ void gm_break_share(struct guest_mem *gm, uint32_t p)
 }
 
 /*
- * Map frame f over page p, which is write-protected and holds the same
- * bytes; the caller's reference on f becomes the page's.  -1 (nothing
- * changed) if the mapping cannot be made.
+ * Map frames [f, f + n) over pages [p, p + n), which are write-protected
+ * and "evicting" (a guest write meanwhile set them present again: those
+ * the caller leaves out) and hold the same bytes; the caller's references
+ * become the pages'.  One mmap for the run.  On failure nothing changed.
  */
-static int map_frame(struct guest_mem *gm, uint32_t p, uint32_t f)
+static int map_run(struct guest_mem *gm, uint32_t p, uint32_t f, uint32_t n)
 {
-	if (mmap(page(gm, p), GM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, gm->ps->fd,
+	uint64_t e[SHARE_BATCH];
+
+	if (mmap(page(gm, p), (size_t)n * GM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, gm->ps->fd,
 		 (off_t)f * GM_PAGE) == MAP_FAILED)
 		return -1;
-	gm_set_state(gm, p, GM_SHARED, 0);
-	gm->frame[p] = f;
-	gm->share_merges++;
-	if (cover(gm, p))
+	for (uint32_t i = 0; i < n; i++) {
+		gm_set_state(gm, p + i, GM_SHARED, 0);
+		gm->frame[p + i] = f + i;
+	}
+	gm->share_merges += n;
+	if (cover(gm, p, n))
 		return 0;
-	gm_wp(gm, p, 1, 1);
-	if (written_meanwhile(gm, p))
-		gm_break_share(gm, p);
+	gm_wp(gm, p, n, 1);
+	/* A write between the mmap and the cover made a private copy: break at once. */
+	for (uint32_t done = 0, k; done < n; done += k) {
+		k = n - done < SHARE_BATCH ? n - done : SHARE_BATCH;
+		if (pagemap_read(gm->pagemap_fd, page(gm, p + done), k, e))
+			break;
+		for (uint32_t i = 0; i < k; i++)
+			if ((e[i] & PM_PRESENT) && !(e[i] & PM_FILE))
+				gm_break_share(gm, p + done + i);
+	}
 	return 0;
+}
+
+/* A merge that will not happen: the page is the guest's again, the frame reference goes. */
+static void unmerge(struct guest_mem *gm, uint32_t p, uint32_t f)
+{
+	if (st(gm, p) == GM_EVICTING) {
+		gm_set_state(gm, p, GM_PRESENT, 0);
+		gm_wp(gm, p, 1, 0);
+	}
+	drop_ref(gm, f);
+}
+
+/* Pages p[0..n) of gm (lock held) to frames f[0..n): sorted, then a run at a time. */
+static void map_frames(struct guest_mem *gm, uint32_t *p, uint32_t *f, unsigned n)
+{
+	/* Insertion sort by page: a batch is short and mostly in order already. */
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && p[j - 1] > p[j]; j--) {
+			uint32_t tp = p[j], tf = f[j];
+			p[j] = p[j - 1], f[j] = f[j - 1];
+			p[j - 1] = tp, f[j - 1] = tf;
+		}
+	for (unsigned i = 0; i < n;) {
+		unsigned j = i + 1;
+
+		if (st(gm, p[i]) != GM_EVICTING) { /* a write won */
+			drop_ref(gm, f[i]);
+			i++;
+			continue;
+		}
+		while (j < n && p[j] == p[j - 1] + 1 && f[j] == f[j - 1] + 1 && st(gm, p[j]) == GM_EVICTING)
+			j++;
+		if (map_run(gm, p[i], f[i], j - i))
+			for (unsigned k = i; k < j; k++)
+				unmerge(gm, p[k], f[k]);
+		i = j;
+	}
 }
 
 int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy)
@@ -174,7 +225,7 @@ int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy)
 	if (!pshare_room(gm->ps) ||
 	    pshare_lookup(gm->ps, gm->hash(copy, GM_PAGE), gm->share_group, &owner, &f) != PS_FRAME)
 		return 0;
-	if (memcmp(copy, pshare_data(gm->ps, f), GM_PAGE) || map_frame(gm, p, f)) {
+	if (memcmp(copy, pshare_data(gm->ps, f), GM_PAGE) || map_run(gm, p, f, 1)) {
 		drop_ref(gm, f);
 		return 0;
 	}
@@ -182,88 +233,161 @@ int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy)
 	return 1;
 }
 
-/* Write-protected pages p of gm and q of o hold the same bytes? If not, release both. */
-static int same_locked(struct guest_mem *gm, uint32_t p, const void *other, struct guest_mem *o, uint32_t q)
+/* A page to merge: with frame f (a reference held), or with hint page q of VM o. */
+struct cand {
+	struct guest_mem *o;    /* NULL: a frame */
+	uint32_t p, q, f;
+	uint64_t hash;
+};
+
+/* What the table says of stable page p: 1 if it is a candidate (*c filled), 0 if only a hint was left. */
+static int candidate(struct guest_mem *gm, uint32_t p, uint64_t hash, struct cand *c)
 {
-	if (memcmp(page(gm, p), other, GM_PAGE) == 0)
+	void *owner;
+	uint32_t v;
+
+	if (!pshare_room(gm->ps))
+		return 0;
+	switch (pshare_lookup(gm->ps, hash, gm->share_group, &owner, &v)) {
+	case PS_FRAME:
+		*c = (struct cand){ .o = NULL, .p = p, .f = v, .hash = hash };
 		return 1;
-	gm->share_differ++;
-	gm_wp(gm, p, 1, 0);
-	if (o)
-		gm_wp(o, q, 1, 0);
+	case PS_HINT:
+		if (owner == gm && v == p)
+			return 0;
+		*c = (struct cand){ .o = owner, .p = p, .q = v, .f = SLOT_NONE, .hash = hash };
+		return 1;
+	case PS_NONE:
+		break;
+	}
+	pshare_hint(gm->ps, hash, gm->share_group, gm, p);
 	return 0;
 }
 
-/*
- * Merge page p (hash unchanged since the last visit) with its twin, if it
- * has one.  Returns 1 if it compared pages (the caller then lets faults in).
- */
-static int share_page(struct guest_mem *gm, uint32_t p, uint64_t hash)
-{
-	struct pshare *ps = gm->ps;
+struct other_side {
 	struct guest_mem *o;
-	void *owner;
-	uint32_t v, f;
-	int compared = 1;
+	uint32_t q, f;
+};
 
-	switch (pshare_lookup(ps, hash, gm->share_group, &owner, &v)) {
-	case PS_NONE:
-		pshare_hint(ps, hash, gm->share_group, gm, p);
-		return 0;
-	case PS_FRAME:
-		gm_wp(gm, p, 1, 1);
-		if (!same_locked(gm, p, pshare_data(ps, v), NULL, 0)) {
-			drop_ref(gm, v);
-		} else if (map_frame(gm, p, v)) {
-			gm_wp(gm, p, 1, 0);
-			drop_ref(gm, v);
-		}
-		return 1;
-	case PS_HINT:
-		break;
+static int by_vm_then_page(const void *a, const void *b)
+{
+	const struct other_side *x = a, *y = b;
+
+	if (x->o != y->o)
+		return (uintptr_t)x->o < (uintptr_t)y->o ? -1 : 1;
+	return x->q < y->q ? -1 : x->q > y->q;
+}
+
+/*
+ * Pair page p with hint page q of VM o (o's lock held): compare under
+ * write protection and put both in a new frame.  The frame number, or
+ * SLOT_NONE if they differ (or no frame could be had).
+ */
+static uint32_t pair_up(struct guest_mem *gm, const struct cand *c, struct guest_mem *o)
+{
+	uint32_t f;
+
+	gm_wp(o, c->q, 1, 1);
+	if (memcmp(page(gm, c->p), page(o, c->q), GM_PAGE)) {
+		gm->share_differ++;
+		pshare_hint(gm->ps, c->hash, gm->share_group, gm, c->p);
+		f = SLOT_NONE;
+	} else {
+		f = pshare_make(gm->ps, c->hash, gm->share_group, page(gm, c->p), 2);
 	}
-	o = owner;
-	if (o == gm && v == p)
-		return 0;
-	/* The hint's VM is visited by this thread alone, but its faults take its lock. */
-	if (o != gm && pthread_mutex_trylock(&o->lock))
-		return 0;
-	if (!gm_takeable(o, v)) {
-		pshare_hint(ps, hash, gm->share_group, gm, p);
-		compared = 0;
-		goto out;
-	}
-	gm_wp(gm, p, 1, 1);
-	gm_wp(o, v, 1, 1);
-	if (!same_locked(gm, p, page(o, v), o, v)) {
-		pshare_hint(ps, hash, gm->share_group, gm, p);
-		goto out;
-	}
-	f = pshare_make(ps, hash, gm->share_group, page(gm, p), 2);
 	if (f == SLOT_NONE) {
-		gm_wp(gm, p, 1, 0);
-		gm_wp(o, v, 1, 0);
-		goto out;
+		/* In gm itself, q may be a candidate of this batch yet: the batch releases it. */
+		if (o != gm)
+			gm_wp(o, c->q, 1, 0);
+		return SLOT_NONE;
 	}
 	mm_host_account(gm->host, 1);
-	if (map_frame(gm, p, f)) {
-		gm_wp(gm, p, 1, 0);
-		drop_ref(gm, f);
+	gm_set_state(o, c->q, GM_EVICTING, 0);
+	return f;
+}
+
+/*
+ * Merge a batch of candidates of gm (lock held).  All of them are
+ * write-protected together, compared, and then mapped a run at a time:
+ * consecutive pages on consecutive frames take one mmap and one
+ * registration.  The partners in other VMs are mapped last, one VM at a
+ * time under its lock.  Between the compare and the map a page is
+ * "evicting", so a guest write meanwhile wins, as it does over eviction.
+ */
+static void share_batch(struct guest_mem *gm, struct cand *c, unsigned n)
+{
+	uint32_t mp[2 * MERGE_BATCH], mf[2 * MERGE_BATCH];
+	struct other_side os[MERGE_BATCH];
+	unsigned nm = 0, no = 0;
+
+	/* Write-protect the candidates a run of neighbours at a time. */
+	for (unsigned i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && c[j].p == c[j - 1].p + 1; j++)
+			;
+		gm_wp(gm, c[i].p, c[j - 1].p - c[i].p + 1, 1);
 	}
-	if (map_frame(o, v, f)) {
-		gm_wp(o, v, 1, 0);
-		drop_ref(gm, f);
+	for (unsigned i = 0; i < n; i++) {
+		struct guest_mem *o = c[i].o;
+		uint32_t p = c[i].p, f;
+
+		if (st(gm, p) != GM_PRESENT) {
+			/* Taken by an earlier pair of this batch. */
+			if (!o)
+				drop_ref(gm, c[i].f);
+			continue;
+		}
+		if (!o) {
+			if (memcmp(page(gm, p), pshare_data(gm->ps, c[i].f), GM_PAGE)) {
+				gm->share_differ++;
+				drop_ref(gm, c[i].f);
+				continue;
+			}
+			gm_set_state(gm, p, GM_EVICTING, 0);
+			mp[nm] = p, mf[nm++] = c[i].f;
+			continue;
+		}
+		/* The hint's VM is visited by this thread alone, but its faults take its lock. */
+		if (o != gm && pthread_mutex_trylock(&o->lock))
+			continue;
+		if (gm_takeable(o, c[i].q) && (f = pair_up(gm, &c[i], o)) != SLOT_NONE) {
+			gm_set_state(gm, p, GM_EVICTING, 0);
+			mp[nm] = p, mf[nm++] = f;
+			if (o == gm)
+				mp[nm] = c[i].q, mf[nm++] = f;
+			else
+				os[no++] = (struct other_side){ o, c[i].q, f };
+		}
+		if (o != gm)
+			pthread_mutex_unlock(&o->lock);
 	}
-out:
-	if (o != gm)
+	/* What did not pair up is the guest's to write again. */
+	for (unsigned i = 0; i < n; i++) {
+		if (st(gm, c[i].p) == GM_PRESENT)
+			gm_wp(gm, c[i].p, 1, 0);
+		if (c[i].o == gm && st(gm, c[i].q) == GM_PRESENT)
+			gm_wp(gm, c[i].q, 1, 0);
+	}
+	map_frames(gm, mp, mf, nm);
+
+	qsort(os, no, sizeof(os[0]), by_vm_then_page);
+	for (unsigned i = 0; i < no;) {
+		struct guest_mem *o = os[i].o;
+		unsigned k = 0;
+
+		/* Only this thread ever holds two VM locks: waiting here cannot deadlock. */
+		pthread_mutex_lock(&o->lock);
+		for (; i < no && os[i].o == o; i++, k++)
+			mp[k] = os[i].q, mf[k] = os[i].f;
+		map_frames(o, mp, mf, k);
 		pthread_mutex_unlock(&o->lock);
-	return compared;
+	}
 }
 
 unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped)
 {
 	uint32_t zeros[SHARE_BATCH];
-	unsigned done = 0, nz = 0;
+	struct cand c[MERGE_BATCH];
+	unsigned done = 0, nz = 0, nc = 0;
 
 	if (!gm->phash)
 		return 0;
@@ -286,8 +410,9 @@ unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_has
 			continue;
 		}
 		if (full != zero_hash) {
-			/* A merge takes a few system calls: let faults in after each. */
-			if (gm->ps && pshare_room(gm->ps) && share_page(gm, p, full)) {
+			if (gm->ps && candidate(gm, p, full, &c[nc]) && ++nc == MERGE_BATCH) {
+				share_batch(gm, c, nc);
+				nc = 0;
 				pthread_mutex_unlock(&gm->lock);
 				pthread_mutex_lock(&gm->lock);
 			}
@@ -303,6 +428,7 @@ unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_has
 		}
 	}
 	share_zeros(gm, zeros, nz);
+	share_batch(gm, c, nc);
 	pthread_mutex_unlock(&gm->lock);
 	return done;
 }

@@ -399,13 +399,13 @@ xxh=$("$B/zipbench" 2>/dev/null | sed -n 's/.*xxh3_ns=\([0-9.]*\).*/\1/p' | head
 
 # ---- page sharing: identical pages (dup), against Linux KSM ------------------------
 DUP_SECS=${DUP_SECS:-30}
-DUP_WL="workload=dup size=120M seed=3 secs=$DUP_SECS"
+DUP_WL="workload=dup size=120M seed=3 secs=$DUP_SECS rewrite=2"
 DUP_VMS=(--vm name=d1,mem=128M --append "$DUP_WL" --vm name=d2,mem=128M --append "$DUP_WL"
 	--vm name=d3,mem=128M --append "$DUP_WL" --vm name=d4,mem=128M --append "$DUP_WL")
 # Four copies of one content: three of them can go.
 dup_pages() { grep -c "RESULT workload=dup" "$1" | awk '{ print ($1 - 1) * 120 * 256 }'; }
 echo
-echo "== page sharing, identical pages: 4 VMs x 128 MiB running dup size=120M seed=3 for ${DUP_SECS} s (time from VMM start)"
+echo "== page sharing, identical pages: 4 VMs x 128 MiB running dup size=120M seed=3 rewrite=2 for ${DUP_SECS} s (time from VMM start)"
 "$B/vmm" run --stats "$TMP/dup.jsonl" "${DUP_VMS[@]}" >"$TMP/dup_out" 2>/dev/null
 target=$(dup_pages "$TMP/dup_out")
 python3 - "$TMP/dup.jsonl" "$TMP/dup_series" <<'PY' >"$TMP/dup_costs"

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include <check.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -447,6 +448,24 @@ static uint64_t all_faults(struct region *r)
 	return n;
 }
 
+/* Mappings inside the region: a run of shared pages on consecutive frames is one. */
+static unsigned mappings(struct region *r)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2 && lo >= (uintptr_t)r->ram &&
+		    hi <= (uintptr_t)r->ram + r->size)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 /* Private pages by the kernel's count: what the VM consumes, frames apart. */
 static int64_t anon_bytes(struct region *r)
 {
@@ -492,6 +511,9 @@ START_TEST(identical_pages_share_one_frame_and_a_write_breaks_only_its_own)
 	ck_assert_uint_eq(s.consumed, 256ULL * PG);
 	ck_assert_int_eq(anon_bytes(&a), 0);
 	ck_assert_int_eq(anon_bytes(&b), 256 * PG);
+	/* Merged in runs: 256 shared pages and the rest of RAM, a handful of mappings, not 257. */
+	ck_assert_uint_le(mappings(&a), 8);
+	ck_assert_uint_le(mappings(&b), 8);
 
 	/* Reads hit the frames: no fault, and the bytes are right. */
 	fa = all_faults(&a);
