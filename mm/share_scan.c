@@ -34,11 +34,24 @@ void share_scan_tick(struct share_scan *s, unsigned pages)
 static void *scan_thread(void *arg)
 {
 	struct share_scan *s = arg;
-	const struct timespec tick = { 0, SHARE_TICK_MS * 1000000L };
+	struct timespec next, now;
 
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&s->stop)) {
 		share_scan_tick(s, share_scan_tick_pages(s->rate));
-		nanosleep(&tick, NULL);
+		/* Ticks on a fixed clock, so time spent merging does not slow the
+		 * rate; a scanner that fell behind by more than a tick starts afresh
+		 * rather than making up for it in a burst. */
+		next.tv_nsec += SHARE_TICK_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next.tv_sec + 1 ||
+		    (now.tv_sec - next.tv_sec) * 1000000000L + (now.tv_nsec - next.tv_nsec) > SHARE_TICK_MS * 1000000L)
+			next = now;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 	}
 	return NULL;
 }
