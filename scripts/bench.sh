@@ -390,6 +390,7 @@ ksm_peer() {
 		printf "  %-44s %s; 90%% of %d pages after %s; ksmd CPU %d ms\n" "$label" \
 			"$(saved_at "$TMP/ksm_series")" "$ktarget" "$k_t90" "$k_cpu"
 		emit "{\"bench\":\"share_$kind\",\"who\":\"ksm_$rate\",\"target_pages\":$ktarget,\"secs_to_90\":\"$k_t90\",\"cpu_ms\":$k_cpu}"
+		KSM_T90=${k_t90% s} KSM_CPU=$k_cpu   # the last (our rate) for the caller's ratios
 	done
 	restore_ksm
 }
@@ -433,7 +434,15 @@ d_t90=$(secs_to_90 "$TMP/dup_series" "$target")
 printf "  %-44s %s; 90%% of %d pages after %s; scanner CPU %s ms\n" \
 	"memvisor scanner, 20000 pages/s" "$(saved_at "$TMP/dup_series")" "$target" "$d_t90" "$d_cpu"
 emit "{\"bench\":\"share_dup\",\"who\":\"memvisor\",\"target_pages\":$target,\"secs_to_90\":\"$d_t90\",\"cpu_ms\":$d_cpu,\"scan_ns_per_page\":$d_scan_ns,\"merge_us\":$d_merge_us}"
+KSM_T90=""; KSM_CPU=""
 ksm_peer dup dup_pages "${DUP_VMS[@]}"
+# The goal: the same saving in less than half KSM's time, at the same CPU.
+if [[ ${d_t90% s} =~ ^[0-9.]+$ && $KSM_T90 =~ ^[0-9.]+$ ]]; then
+	printf "  %-44s time to 90%% %s, CPU %s   (goal: time < 0.5 at no more CPU)\n" "memvisor / KSM at our rate" \
+		"$(ratio "${d_t90% s}" "$KSM_T90")" "$(ratio "$d_cpu" "$KSM_CPU")"
+else
+	printf "  %-44s not comparable: one of them did not reach 90%%\n" "memvisor / KSM at our rate"
+fi
 printf "  %-44s %s ns a page (first pass, hashing only) against XXH3 alone %s ns: %s x\n" \
 	"memvisor scan cost" "$d_scan_ns" "${xxh:-?}" "$(ratio "$d_scan_ns" "${xxh:-0}")"
 printf "  %-44s %s us of scanner CPU a guest page merged (compare, mmap, userfaultfd)\n" "memvisor merge cost" "$d_merge_us"
