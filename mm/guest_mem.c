@@ -151,6 +151,7 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	gm->state = calloc(gm->npages, 1);
 	gm->slot = malloc((size_t)gm->npages * sizeof(uint32_t));
 	gm->hash = XXH3_64bits;
+	gm->share_rate = cfg->share_rate;
 	if (cfg->share && !(gm->phash = calloc(gm->npages, sizeof(uint32_t))))
 		return ERR("out of memory for page hashes");
 	gm->ram_fd = -1;

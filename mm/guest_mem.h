@@ -71,6 +71,7 @@ struct guest_mem_config {
 	struct pshare *pshare;       /* with share: the host's frames, for non-zero sharing */
 	int ram_fd;                  /* with pshare: the memfd ram maps MAP_PRIVATE (offset = gpa) */
 	uint32_t share_group;        /* with pshare: VMs share only within a group */
+	unsigned share_rate;         /* most pages a second the scanner looks at in this VM (0: its even share) */
 	int zip_level;               /* zstd level (ZIP_DEFAULT_LEVEL) */
 	unsigned zip_threshold;      /* keep a page compressed if it shrinks to this many bytes */
 	unsigned zip_max_pct;        /* cache cap, % of the VM's memory (ESX Mem.MemZipMaxPct);
@@ -175,6 +176,7 @@ struct guest_mem {
 	struct pshare *ps;           /* non-zero sharing (NULL: zero pages only) */
 	int ram_fd;
 	uint32_t share_group;
+	unsigned share_rate;         /* pages a second, 0: no cap of its own */
 	uint32_t *frame;             /* by page: the frame a shared page maps */
 	uint8_t *brk_buf;            /* one page: the content of a share being broken */
 	uint64_t (*hash)(const void *data, size_t len);  /* XXH3-64; a test forces collisions */

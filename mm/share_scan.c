@@ -20,9 +20,15 @@ void share_scan_tick(struct share_scan *s, unsigned pages)
 	unsigned wrapped = 0;
 
 	pthread_mutex_lock(&h->vms_lock);
-	/* An even share each, so a big VM does not starve the others. */
-	for (unsigned i = 0; i < h->nvms; i++)
-		scanned += guest_mem_scan(h->vms[i], pages / h->nvms + 1, s->zero_hash, &wrapped);
+	/* An even share each, so a big VM does not starve the others, and no
+	 * more than a VM's own rate where it has one. */
+	for (unsigned i = 0; i < h->nvms; i++) {
+		unsigned budget = pages / h->nvms + 1, own = share_scan_tick_pages(h->vms[i]->share_rate);
+
+		if (h->vms[i]->share_rate && own < budget)
+			budget = own ? own : 1;
+		scanned += guest_mem_scan(h->vms[i], budget, s->zero_hash, &wrapped);
+	}
 	pthread_mutex_unlock(&h->vms_lock);
 	pthread_mutex_lock(&s->lock);
 	s->st.scanned += scanned;

@@ -44,7 +44,8 @@ static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *ou
 static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		      unsigned *seen, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct", "share_group" };
+	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct", "share_group",
+					    "share_rate" };
 	char serr[160];
 	unsigned bit = 0;
 
@@ -52,7 +53,8 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		if (!strcmp(key, keys[bit]))
 			break;
 	if (bit == sizeof(keys) / sizeof(keys[0]))
-		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct, share_group)", key);
+		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct, share_group, "
+			   "share_rate)", key);
 	if (*seen & (1u << bit))
 		return ERR("--vm: key '%s' given twice", key);
 	*seen |= 1u << bit;
@@ -83,9 +85,13 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		if (parse_uint(value, 0, 100, &vm->zip_max_pct))
 			return ERR("--vm: bad zip_max_pct '%s': expected 0-100", value);
 		return 0;
-	default:
+	case 5:
 		if (parse_uint(value, 0, CONFIG_MAX_GROUP, &vm->share_group))
 			return ERR("--vm: bad share_group '%s': expected 0-%d", value, CONFIG_MAX_GROUP);
+		return 0;
+	default:
+		if (parse_uint(value, 100, 10000000, &vm->share_rate))
+			return ERR("--vm: bad share_rate '%s': expected 100-10000000 pages a second", value);
 		return 0;
 	}
 }

@@ -21,6 +21,7 @@ struct vm_config {
 	unsigned vcpus;
 	unsigned zip_max_pct;       /* compression cache cap, % of mem (default 10) */
 	unsigned share_group;       /* pages are shared only within a group (default 0) */
+	unsigned share_rate;        /* the scanner's most pages a second in this VM (0: no cap) */
 	const char *append;         /* guest command line, NULL: empty */
 	char *spec;                 /* owned copy of the --vm text (kernel points in) */
 };

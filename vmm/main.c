@@ -46,6 +46,8 @@ static const char usage_text[] =
 "                                  (default 10, as ESX's Mem.MemZipMaxPct)\n"
 "                      share_group=N  pages are shared only between VMs of one\n"
 "                                  group, 0-1000000 (default 0: one group)\n"
+"                      share_rate=N   most pages a second the sharing scanner\n"
+"                                  looks at in this VM (default: its even share)\n"
 "  --append CMDLINE  guest command line of the --vm before it; the test guest\n"
 "                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
 "  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"

@@ -232,6 +232,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	gc.zip_max_pct = cfg->zip_max_pct;
 	gc.ram_fd = vm->ram_fd;
 	gc.share_group = cfg->share_group;
+	gc.share_rate = cfg->share_rate;
 	vm->gm_inited = 1;
 	if (guest_mem_init(&vm->gm, &gc, vm->ram, host, lerr, sizeof(lerr)))
 		return ERR(EX_OSERR, "guest memory: %s", lerr);

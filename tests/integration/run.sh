@@ -434,6 +434,7 @@ PY'
 }
 
 t_bad_share_group() { bad_input 64 "bad share_group" run --vm name=a,mem=16M,share_group=x; }
+t_bad_vm_share_rate() { bad_input 64 "bad share_rate" run --vm name=a,mem=16M,share_rate=5; }
 
 t_no_share_keeps_zero_pages() {
 	vmm run --no-share --stats "$WORK/s.jsonl" --mem 64M --append "workload=zeroboot secs=3"

@@ -690,6 +690,12 @@ START_TEST(the_scanner_keeps_to_its_rate)
 	ck_assert_uint_eq(st.scanned, 100 * 2 * (per_tick / 2 + 1));
 	ck_assert_uint_eq(st.full_scans, 2 * (100 * (per_tick / 2 + 1) / 512));
 	ck_assert_uint_gt(st.cpu_ns, 0);
+	/* A VM's own rate caps its share: 100 pages a second is 2 a tick. */
+	a.gm.share_rate = 100;
+	for (int t = 0; t < 100; t++)
+		share_scan_tick(&sc, per_tick);
+	share_scan_get_stats(&sc, &st);
+	ck_assert_uint_eq(st.scanned, 100 * 2 * (per_tick / 2 + 1) + 100 * (2 + per_tick / 2 + 1));
 	share_scan_destroy(&sc);
 	mm_host_remove(&host, &a.gm);
 	mm_host_remove(&host, &b.gm);
