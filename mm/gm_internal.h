@@ -31,12 +31,12 @@ static inline enum gm_state st(const struct guest_mem *gm, uint32_t p)
 /* States with a host page of their own: what the VM consumes. */
 static inline int resident(enum gm_state s)
 {
-	return s == GM_PRESENT || s == GM_EVICTING;
+	return s == GM_PRESENT || s == GM_EVICTING || s == GM_MERGING;
 }
 
 static inline uint64_t held_pages(const struct guest_mem *gm)
 {
-	return gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING];
+	return gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING] + gm->n_state[GM_MERGING];
 }
 
 static inline void *page(const struct guest_mem *gm, uint32_t p)

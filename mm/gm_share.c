@@ -149,8 +149,8 @@ void gm_break_share(struct guest_mem *gm, uint32_t p)
 
 /*
  * Map frames [f, f + n) over pages [p, p + n), which are write-protected
- * and "evicting" (a guest write meanwhile set them present again: those
- * the caller leaves out) and hold the same bytes; the caller's references
+ * and merging, or evicting for gm_share_victim (a guest write meanwhile
+ * set them present again: those the caller leaves out) and hold the same bytes; the caller's references
  * become the pages'.  One mmap for the run.  On failure nothing changed.
  */
 static int map_run(struct guest_mem *gm, uint32_t p, uint32_t f, uint32_t n)
@@ -183,7 +183,7 @@ static int map_run(struct guest_mem *gm, uint32_t p, uint32_t f, uint32_t n)
 /* A merge that will not happen: the page is the guest's again, the frame reference goes. */
 static void unmerge(struct guest_mem *gm, uint32_t p, uint32_t f)
 {
-	if (st(gm, p) == GM_EVICTING) {
+	if (st(gm, p) == GM_MERGING) {
 		gm_set_state(gm, p, GM_PRESENT, 0);
 		gm_wp(gm, p, 1, 0);
 	}
@@ -203,12 +203,12 @@ static void map_frames(struct guest_mem *gm, uint32_t *p, uint32_t *f, unsigned 
 	for (unsigned i = 0; i < n;) {
 		unsigned j = i + 1;
 
-		if (st(gm, p[i]) != GM_EVICTING) { /* a write won */
+		if (st(gm, p[i]) != GM_MERGING) { /* a write won */
 			drop_ref(gm, f[i]);
 			i++;
 			continue;
 		}
-		while (j < n && p[j] == p[j - 1] + 1 && f[j] == f[j - 1] + 1 && st(gm, p[j]) == GM_EVICTING)
+		while (j < n && p[j] == p[j - 1] + 1 && f[j] == f[j - 1] + 1 && st(gm, p[j]) == GM_MERGING)
 			j++;
 		if (map_run(gm, p[i], f[i], j - i))
 			for (unsigned k = i; k < j; k++)
@@ -302,7 +302,7 @@ static uint32_t pair_up(struct guest_mem *gm, const struct cand *c, struct guest
 		return SLOT_NONE;
 	}
 	mm_host_account(gm->host, 1);
-	gm_set_state(o, c->q, GM_EVICTING, 0);
+	gm_set_state(o, c->q, GM_MERGING, 0);
 	return f;
 }
 
@@ -312,7 +312,7 @@ static uint32_t pair_up(struct guest_mem *gm, const struct cand *c, struct guest
  * consecutive pages on consecutive frames take one mmap and one
  * registration.  The partners in other VMs are mapped last, one VM at a
  * time under its lock.  Between the compare and the map a page is
- * "evicting", so a guest write meanwhile wins, as it does over eviction.
+ * "merging": a guest write meanwhile wins, as it does over eviction.
  */
 static void share_batch(struct guest_mem *gm, struct cand *c, unsigned n)
 {
@@ -342,7 +342,7 @@ static void share_batch(struct guest_mem *gm, struct cand *c, unsigned n)
 				drop_ref(gm, c[i].f);
 				continue;
 			}
-			gm_set_state(gm, p, GM_EVICTING, 0);
+			gm_set_state(gm, p, GM_MERGING, 0);
 			mp[nm] = p, mf[nm++] = c[i].f;
 			continue;
 		}
@@ -350,7 +350,7 @@ static void share_batch(struct guest_mem *gm, struct cand *c, unsigned n)
 		if (o != gm && pthread_mutex_trylock(&o->lock))
 			continue;
 		if (gm_takeable(o, c[i].q) && (f = pair_up(gm, &c[i], o)) != SLOT_NONE) {
-			gm_set_state(gm, p, GM_EVICTING, 0);
+			gm_set_state(gm, p, GM_MERGING, 0);
 			mp[nm] = p, mf[nm++] = f;
 			if (o == gm)
 				mp[nm] = c[i].q, mf[nm++] = f;

@@ -309,6 +309,7 @@ static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state 
 		break;
 	case GM_PRESENT:
 	case GM_EVICTING:
+	case GM_MERGING:
 	case GM_SHARED:   /* its frame is there to read */
 	case GM_KSWAPPED: /* the kernel's own swap-in path serves these */
 	case GM_NSTATES:
@@ -352,9 +353,9 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 	/* A page being evicted is mapped, so any fault on it is a write to its
 	 * write-protected copy, whether or not the fault said so (a KVM
 	 * memory-fault exit does not). */
-	if (wp || s == GM_EVICTING) {
-		/* A guest write raced with an eviction: the write wins. */
-		if (s == GM_EVICTING)
+	if (wp || s == GM_EVICTING || s == GM_MERGING) {
+		/* A guest write raced with an eviction or a merge: the write wins. */
+		if (s == GM_EVICTING || s == GM_MERGING)
 			gm_set_state(gm, p, GM_PRESENT, GM_REF);
 		gm->faults[GM_FAULT_WP]++;
 		gm_wp(gm, p, 1, 0);
@@ -396,7 +397,7 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 			enum gm_state s = st(gm, p);
 			/* A kernel-swapped page faults back in through the kernel. */
 			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING || s == GM_KSWAPPED ||
-			    s == GM_SHARED)
+			    s == GM_SHARED || s == GM_MERGING)
 				continue;
 			all = 0;
 			serve(gm, p, s, 0);
@@ -608,7 +609,7 @@ void guest_mem_sample(struct guest_mem *gm)
 		uint32_t p = (uint32_t)(next_rand(gm) % gm->npages);
 		enum gm_state s = st(gm, p);
 
-		if (gm->state[p] & GM_SAMPLE || s == GM_EVICTING || s == GM_SAMPLED)
+		if (gm->state[p] & GM_SAMPLE || s == GM_EVICTING || s == GM_MERGING || s == GM_SAMPLED)
 			continue; /* drawn twice, or busy: the sample is a little smaller */
 		/* A kswapped sample counts as touched once reconcile sees it back. */
 		if (s == GM_PRESENT) {

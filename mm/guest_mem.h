@@ -43,7 +43,7 @@
 #define GM_PAGE 4096u
 
 enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED, GM_KSWAPPED,
-		GM_READING, GM_ZIPPED, GM_SAME, GM_SHARED, GM_NSTATES };
+		GM_READING, GM_ZIPPED, GM_SAME, GM_SHARED, GM_MERGING, GM_NSTATES };
 #define GM_STATE_MASK 0x0fu
 #define GM_REF        0x10u  /* faulted in since the clock hand last passed */
 #define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
@@ -245,7 +245,7 @@ void guest_mem_reconcile(struct guest_mem *gm);
  */
 unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_hash, unsigned *wrapped);
 
-/* The VM leaves the host: the sharing table forgets its pages (vms_lock held). */
+/* The VM leaves the host: the sharing table forgets its pages (vms_lock held for writing). */
 void guest_mem_forget_hints(struct guest_mem *gm);
 
 /* Close the current activity sample and open the next one. */

@@ -20,7 +20,15 @@ void mm_host_init(struct mm_host *h, uint64_t budget)
 	h->budget = budget;
 	memstate_init(&h->ms, budget);
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_init(&h->vms_lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		/* Adding or removing a VM must not wait behind the passes forever. */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&h->vms_lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	pthread_cond_init(&h->cond, NULL);
 	h->free = budget;
 }
@@ -29,18 +37,18 @@ int mm_host_add(struct mm_host *h, struct guest_mem *gm)
 {
 	int rc = -1;
 
-	pthread_mutex_lock(&h->vms_lock);
+	pthread_rwlock_wrlock(&h->vms_lock);
 	if (h->nvms < MM_HOST_MAX_VMS) {
 		h->vms[h->nvms++] = gm;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&h->vms_lock);
+	pthread_rwlock_unlock(&h->vms_lock);
 	return rc;
 }
 
 void mm_host_remove(struct mm_host *h, struct guest_mem *gm)
 {
-	pthread_mutex_lock(&h->vms_lock);
+	pthread_rwlock_wrlock(&h->vms_lock);
 	for (unsigned i = 0; i < h->nvms; i++) {
 		if (h->vms[i] == gm) {
 			h->vms[i] = h->vms[--h->nvms];
@@ -49,7 +57,7 @@ void mm_host_remove(struct mm_host *h, struct guest_mem *gm)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&h->vms_lock);
+	pthread_rwlock_unlock(&h->vms_lock);
 }
 
 static void host_log(struct mm_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -186,7 +194,7 @@ static void *host_thread(void *arg)
 		enum mem_state s;
 		struct timespec ts;
 
-		pthread_mutex_lock(&h->vms_lock);
+		pthread_rwlock_rdlock(&h->vms_lock);
 		refresh_overhead(h);
 		mm_host_step(h);
 		if (now_ms() >= next_sample) {
@@ -196,7 +204,7 @@ static void *host_thread(void *arg)
 			}
 			next_sample += MM_SAMPLE_PERIOD_MS;
 		}
-		pthread_mutex_unlock(&h->vms_lock);
+		pthread_rwlock_unlock(&h->vms_lock);
 		pthread_mutex_lock(&h->lock);
 		s = h->ms.state;
 		if (!h->kick) {
@@ -238,7 +246,7 @@ void mm_host_destroy(struct mm_host *h)
 {
 	mm_host_stop(h);
 	pthread_mutex_destroy(&h->lock);
-	pthread_mutex_destroy(&h->vms_lock);
+	pthread_rwlock_destroy(&h->vms_lock);
 	pthread_cond_destroy(&h->cond);
 }
 

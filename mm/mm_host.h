@@ -40,7 +40,8 @@ struct mm_host {
 	struct memstate ms;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;         /* state changes */
-	pthread_mutex_t vms_lock;    /* the VM list; held by the thread's passes */
+	pthread_rwlock_t vms_lock;   /* the VM list: written by add and remove, read by the passes of
+				      * this thread and of the sharing scanner, which run side by side */
 	struct guest_mem *vms[MM_HOST_MAX_VMS];
 	unsigned nvms;
 	pthread_t thread;

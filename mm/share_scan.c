@@ -19,7 +19,7 @@ void share_scan_tick(struct share_scan *s, unsigned pages)
 	uint64_t scanned = 0, t0 = thread_cpu_ns();
 	unsigned wrapped = 0;
 
-	pthread_mutex_lock(&h->vms_lock);
+	pthread_rwlock_rdlock(&h->vms_lock);
 	/* An even share each, so a big VM does not starve the others, and no
 	 * more than a VM's own rate where it has one. */
 	for (unsigned i = 0; i < h->nvms; i++) {
@@ -29,7 +29,7 @@ void share_scan_tick(struct share_scan *s, unsigned pages)
 			budget = own ? own : 1;
 		scanned += guest_mem_scan(h->vms[i], budget, s->zero_hash, &wrapped);
 	}
-	pthread_mutex_unlock(&h->vms_lock);
+	pthread_rwlock_unlock(&h->vms_lock);
 	pthread_mutex_lock(&s->lock);
 	s->st.scanned += scanned;
 	s->st.full_scans += wrapped;

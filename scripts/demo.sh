@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# make demo: three overcommitted VMs in one VMM process (768 MiB of guests
+# make demo: four overcommitted VMs in one VMM process (1 GiB of guests
 # on a 384 MiB host budget), with a live table of what the memory manager
-# does each second: host state, free memory, and per VM consumed memory,
-# compressed and swapped memory, and swap traffic.  Every guest checks its own memory
-# (verify) or times it (memstress); nothing is lost, nobody is killed.
+# does each second: host state, free memory and shared-page saving, and
+# per VM consumed, shared, compressed and swapped memory, and swap
+# traffic.  Every guest checks its own memory (verify, dup) or times it
+# (memstress); nothing is lost, nobody is killed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
@@ -16,18 +17,22 @@ mkdir -p "$OUT"
 [ -e /dev/kvm ] || { echo "demo: /dev/kvm does not exist: memvisor needs KVM" >&2; exit 1; }
 
 cat <<TXT
-memvisor demo: 3 VMs x 256 MiB = 768 MiB of guest memory on a 384 MiB host budget (overcommit 2).
-  web    memstress: fills 192M, then reads a 48M working set for ${SECS} s (fits: little swapping)
+memvisor demo: 4 VMs x 256 MiB = 1 GiB of guest memory on a 384 MiB host budget (overcommit 2.7).
+  web1, web2  dup: the same 128M in both (one seed, like two VMs booted from one image), read
+              for ${SECS} s with a few pages rewritten; the sharing scanner finds the twins and
+              keeps one copy (shrd), a write gets the writer its own copy back
   db     verify: writes 200M of seeded text, reads it all back twice (must find 0 bad pages);
          text compresses, so much of it waits in db's compression cache instead of the swap file
   batch  memstress: fills 192M and reads all of it for ${SECS} s (does not fit: keeps swapping)
-In the hard state the VMM takes the idlest memory: pages that compress to half a page
-stay in a compression cache, the rest go to per-VM swap files. In the low state it also
-holds faults until memory is back; VMs are never killed or paused. Stats: $STATS
+Sharing runs in every state (here at 100000 pages a second, to be quick). In the hard state the VMM also takes the idlest memory: pages
+that compress to half a page stay in a compression cache, the rest go to per-VM swap files.
+In the low state it also holds faults until memory is back; VMs are never killed or paused.
+Stats: $STATS
 
 TXT
-"$B/vmm" run --host-mem 384M --stats "$STATS" \
-	--vm name=web,mem=256M --append "workload=memstress size=192M ws=48M secs=$SECS" \
+"$B/vmm" run --host-mem 384M --share-rate 100000 --stats "$STATS" \
+	--vm name=web1,mem=256M --append "workload=dup size=128M seed=9 secs=$SECS rewrite=2" \
+	--vm name=web2,mem=256M --append "workload=dup size=128M seed=9 secs=$SECS rewrite=2" \
 	--vm name=db,mem=256M --append "workload=verify size=200M seed=42 passes=2 pattern=text" \
 	--vm name=batch,mem=256M --append "workload=memstress size=192M ws=192M secs=$SECS" \
 	>"$OUT/console.txt" 2>"$OUT/vmm.txt" &
@@ -37,8 +42,9 @@ VMM=$!
 python3 - "$STATS" "$VMM" <<'PY'
 import json, os, sys, time
 path, pid = sys.argv[1], int(sys.argv[2])
-print(f"{'t(s)':>5} {'state':>5} {'free':>6} |" + "".join(
-    f" {n:>5}: {'cons':>5} {'zip':>5} {'swcur':>5} {'in/s':>6} {'out/s':>6} |" for n in ("web", "db", "batch")))
+VMS = ("web1", "web2", "db", "batch")
+print(f"{'t(s)':>5} {'state':>5} {'free':>6} {'saved':>5} |" + "".join(
+    f" {n:>5}: {'cons':>4} {'shrd':>4} {'zip':>4} {'swcur':>5} {'in/s':>5} |" for n in VMS))
 pos, block = 0, {}
 def alive():
     try:
@@ -58,14 +64,14 @@ while True:
         if "vm" in r:
             block[r["vm"]] = r
         elif r.get("host"):
-            row = f"{r['t']:5.1f} {r['state']:>5} {r['free_mb']:6.1f} |"
-            for n in ("web", "db", "batch"):
+            row = f"{r['t']:5.1f} {r['state']:>5} {r['free_mb']:6.1f} {r.get('pshare_saving_mb', 0):5.0f} |"
+            for n in VMS:
                 v = block.get(n)
                 if v is None:
-                    row += " " * 43 + "|"
+                    row += " " * 35 + "|"
                     continue
-                row += (f" {'':>5}  {v['consumed_mb']:5.0f} {v['zip_mb']:5.0f} {v['swcur_mb']:5.0f} "
-                        f"{v['swr_s']:6.0f} {v['sww_s']:6.0f} |")
+                row += (f" {'':>5}  {v['consumed_mb']:4.0f} {v['shrd_mb']:4.0f} {v['zip_mb']:4.0f} "
+                        f"{v['swcur_mb']:5.0f} {v['swr_s']:5.0f} |")
             print(row, flush=True)
             block = {}
     if not alive() and not data:
@@ -80,7 +86,8 @@ grep RESULT "$OUT/console.txt" | sed 's/^/  /'
 echo "VMM messages (stderr):"
 sed 's/^/  /' "$OUT/vmm.txt"
 echo
-echo "MiB columns: cons = consumed host memory, zip = guest memory in the compression cache"
-echo "(uncompressed size), swcur = in the swap file; in/s, out/s = pages swapped per second."
+echo "MiB columns: saved = host memory sharing saves; cons = consumed host memory (private pages),"
+echo "shrd = guest memory on shared frames, zip = guest memory in the compression cache"
+echo "(uncompressed size), swcur = in the swap file; in/s = pages swapped in per second."
 echo "vmm exit status: $rc (0: every VM exited 0)"
 exit $rc

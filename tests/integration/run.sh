@@ -416,6 +416,23 @@ for v in "abcd":
 PY'
 }
 
+# Sharing runs in every state: two VMs holding the same 100 MiB on a
+# budget they overflow still find each other, and the pressure goes.
+t_sharing_works_under_pressure() {
+	local wl="workload=dup size=100M seed=11 secs=12 rewrite=2"
+	vmm run --host-mem 160M --share-rate 100000 --stats "$WORK/s.jsonl" \
+		--vm name=a,mem=128M --append "$wl" --vm name=b,mem=128M --append "$wl"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result a bad_pages)" = 0 ] && [ "$(result b bad_pages)" = 0 ]'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+host = [r for r in rows if r.get("host") and r["vms_running"] == 2]
+assert any(r["state"] in ("hard", "low") for r in host), [r["state"] for r in host]
+assert max(r["pshare_saving_mb"] for r in host) >= 50, [r["pshare_saving_mb"] for r in host]
+PY'
+}
+
 # Salting: the same content in two share groups stays two copies.
 t_share_groups_share_nothing_across() {
 	vmm run --share-rate 50000 --stats "$WORK/s.jsonl" \
