@@ -65,7 +65,13 @@ $(call tobj,tests/unit/test_guest.c $(GUEST_PURE)): CFLAGS += -Iguest -I.
 $(BUILD)/test/unit_guest: $(call tobj,tests/unit/test_guest.c $(GUEST_PURE))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm $(BUILD)/test/unit_guest_mem $(BUILD)/test/unit_guest
+# The device models: virtqueues, PCI and virtio-pci, on plain memory.
+DEVICES := vmm/virtq.c
+$(BUILD)/test/unit_devices: $(call tobj,tests/unit/test_devices.c $(DEVICES))
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm $(BUILD)/test/unit_guest_mem $(BUILD)/test/unit_guest \
+	      $(BUILD)/test/unit_devices
 
 # A guest that triple-faults at its first instruction, for the failure tests.
 $(BUILD)/test/triplefault.elf: tests/integration/triplefault.S
