@@ -1,7 +1,9 @@
 /*
  * Unit tests for the VMM's device models, on plain memory: the split
- * virtqueue, fed well-formed and hostile rings.
+ * virtqueue, fed well-formed and hostile rings, and PCI bus 0 as the
+ * guest sees it through configuration mechanism #1.
  */
+#include "../../vmm/pci.h"
 #include "../../vmm/virtq.h"
 
 #include <check.h>
@@ -220,6 +222,148 @@ START_TEST(virtq_breaks_on_what_the_device_cannot_take)
 }
 END_TEST
 
+/* ---- PCI ------------------------------------------------------------------ */
+
+static uint32_t cfg_read(struct pci_bus *bus, unsigned slot, unsigned reg, unsigned len)
+{
+	uint32_t a = 0x80000000u | slot << 11 | (reg & 0xfc), v = 0;
+
+	ck_assert_int_eq(pci_io(bus, PCI_CONFIG_ADDR, 1, &a, 4), 1);
+	ck_assert_int_eq(pci_io(bus, (uint16_t)(PCI_CONFIG_DATA + (reg & 3)), 0, &v, len), 1);
+	return v;
+}
+
+static void cfg_write(struct pci_bus *bus, unsigned slot, unsigned reg, uint32_t v, unsigned len)
+{
+	uint32_t a = 0x80000000u | slot << 11 | (reg & 0xfc);
+
+	ck_assert_int_eq(pci_io(bus, PCI_CONFIG_ADDR, 1, &a, 4), 1);
+	ck_assert_int_eq(pci_io(bus, (uint16_t)(PCI_CONFIG_DATA + (reg & 3)), 1, &v, len), 1);
+}
+
+START_TEST(pci_host_bridge_and_empty_slots)
+{
+	struct pci_bus bus;
+	uint32_t a = 0x00010000u, v; /* bus 1, latch disabled */
+
+	pci_bus_init(&bus);
+	ck_assert_uint_eq(cfg_read(&bus, 0, PCI_VENDOR_ID, 4), 0x00081b36);
+	ck_assert_uint_eq(cfg_read(&bus, 0, PCI_REVISION, 4) >> 8, 0x060000);
+	ck_assert_uint_eq(cfg_read(&bus, 0, PCI_CLASS_PROG, 4), 0xffffffff);             /* a dword that crosses a dword: refused */
+	ck_assert_uint_eq(cfg_read(&bus, 0, PCI_HEADER_TYPE, 1), 0);
+	ck_assert_uint_eq(cfg_read(&bus, 0, PCI_DEVICE_ID, 2), 0x0008);
+	ck_assert_uint_eq(cfg_read(&bus, 5, PCI_VENDOR_ID, 4), 0xffffffff);   /* empty slot */
+	ck_assert_int_eq(pci_io(&bus, PCI_CONFIG_ADDR, 1, &a, 4), 1);
+	ck_assert_int_eq(pci_io(&bus, PCI_CONFIG_DATA, 0, &v, 4), 1);
+	ck_assert_uint_eq(v, 0xffffffff);                                     /* disabled latch */
+	a = 0x80010000u;
+	ck_assert_int_eq(pci_io(&bus, PCI_CONFIG_ADDR, 1, &a, 4), 1);
+	ck_assert_int_eq(pci_io(&bus, PCI_CONFIG_DATA, 0, &v, 4), 1);
+	ck_assert_uint_eq(v, 0xffffffff);                                     /* bus 1 */
+	ck_assert_int_eq(pci_io(&bus, 0x80, 0, &v, 1), 0);                    /* not our port */
+	/* IDs are read-only. */
+	cfg_write(&bus, 0, PCI_VENDOR_ID, 0x12345678, 4);
+	ck_assert_uint_eq(cfg_read(&bus, 0, PCI_VENDOR_ID, 4), 0x00081b36);
+}
+END_TEST
+
+static unsigned bar_reads, bar_writes;
+static uint64_t last_off;
+
+static void t_bar_read(struct pci_dev *d, int bar, uint64_t off, void *data, unsigned len)
+{
+	(void)d;
+	(void)bar;
+	bar_reads++;
+	last_off = off;
+	memset(data, 0xab, len);
+}
+
+static void t_bar_write(struct pci_dev *d, int bar, uint64_t off, const void *data, unsigned len)
+{
+	(void)d;
+	(void)bar;
+	(void)data;
+	(void)len;
+	bar_writes++;
+	last_off = off;
+}
+
+static const struct pci_bar_ops t_ops = { t_bar_read, t_bar_write };
+
+START_TEST(pci_bars_size_move_and_decode)
+{
+	struct pci_bus bus;
+	struct pci_dev d;
+	uint8_t buf[4];
+
+	pci_bus_init(&bus);
+	pci_dev_init(&d, 0x1af4, 0x1045, 1, 0xff0000, 0x1af4, 0x0040);
+	d.ops = &t_ops;
+	ck_assert_int_eq(pci_add_bar(&d, 0, 0x4000, 1, 0xfe000000), 0);
+	ck_assert_int_eq(pci_add_bar(&d, 1, 0x3000, 0, 0), -1);   /* not a power of 2 */
+	ck_assert_int_eq(pci_add_bar(&d, 2, 0x4000, 1, 0x1000), -1); /* misaligned */
+	ck_assert_int_eq(pci_bus_add(&bus, &d, 3), 0);
+	ck_assert_int_eq(pci_bus_add(&bus, &d, 3), -1);
+	ck_assert_int_eq(pci_bus_add(&bus, &d, 32), -1);
+	ck_assert_uint_eq(cfg_read(&bus, 3, PCI_INT_PIN, 1), 1);
+	/* Sizing, as firmware and Linux do it: all ones, read back, restore. */
+	cfg_write(&bus, 3, PCI_BAR0, 0xffffffff, 4);
+	cfg_write(&bus, 3, PCI_BAR0 + 4, 0xffffffff, 4);
+	ck_assert_uint_eq(cfg_read(&bus, 3, PCI_BAR0, 4), 0xffffc004);  /* 16 KiB, 64-bit memory */
+	ck_assert_uint_eq(cfg_read(&bus, 3, PCI_BAR0 + 4, 4), 0xffffffff);
+	cfg_write(&bus, 3, PCI_BAR0, 0xc0000000, 4);
+	cfg_write(&bus, 3, PCI_BAR0 + 4, 0x1, 4);
+	/* Memory decoding off: the BAR decodes nothing. */
+	ck_assert_uint_eq(pci_bar_addr(&d, 0), 0);
+	ck_assert_int_eq(pci_mmio(&bus, 0x1c0000010ULL, 0, buf, 4), 0);
+	cfg_write(&bus, 3, PCI_COMMAND, PCI_COMMAND_MEMORY | 0xf800, 2);  /* reserved bits stay 0 */
+	ck_assert_uint_eq(cfg_read(&bus, 3, PCI_COMMAND, 2), PCI_COMMAND_MEMORY);
+	ck_assert_uint_eq(pci_bar_addr(&d, 0), 0x1c0000000ULL);
+	ck_assert_int_eq(pci_mmio(&bus, 0x1c0000010ULL, 0, buf, 4), 1);
+	ck_assert_uint_eq(last_off, 0x10);
+	ck_assert_uint_eq(buf[0], 0xab);
+	ck_assert_int_eq(pci_mmio(&bus, 0x1c0003ffcULL, 1, buf, 4), 1);
+	ck_assert_uint_eq(last_off, 0x3ffc);
+	ck_assert_uint_eq(bar_writes, 1);
+	ck_assert_int_eq(pci_mmio(&bus, 0x1c0003ffeULL, 1, buf, 4), 0);   /* runs past the BAR */
+	ck_assert_int_eq(pci_mmio(&bus, 0x1c0004000ULL, 0, buf, 4), 0);
+	/* INTx: the status bit, masked by the command register's disable bit. */
+	pci_set_intx(&d, 1);
+	ck_assert_int_eq(pci_intx_asserted(&d), 1);
+	ck_assert_uint_eq(cfg_read(&bus, 3, PCI_STATUS, 2) & PCI_STATUS_INTR, PCI_STATUS_INTR);
+	cfg_write(&bus, 3, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_OFF, 2);
+	ck_assert_int_eq(pci_intx_asserted(&d), 0);
+}
+END_TEST
+
+START_TEST(pci_capabilities_chain)
+{
+	struct pci_bus bus;
+	struct pci_dev d;
+	uint8_t cap1[16] = { PCI_CAP_ID_VNDR, 0, 16, 1 }, cap2[20] = { PCI_CAP_ID_VNDR, 0, 20, 2 };
+	unsigned at, n = 0;
+
+	pci_bus_init(&bus);
+	pci_dev_init(&d, 0x1af4, 0x1045, 1, 0xff0000, 0x1af4, 0x0040);
+	ck_assert_uint_eq(pci_add_cap(&d, cap1, sizeof(cap1)), 0x40);
+	ck_assert_uint_eq(pci_add_cap(&d, cap2, sizeof(cap2)), 0x50);
+	ck_assert_int_eq(pci_bus_add(&bus, &d, 1), 0);
+	ck_assert_uint_eq(cfg_read(&bus, 1, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST, PCI_STATUS_CAP_LIST);
+	for (at = cfg_read(&bus, 1, PCI_CAP_PTR, 1); at; at = cfg_read(&bus, 1, at + 1, 1)) {
+		ck_assert_uint_eq(cfg_read(&bus, 1, at, 1), PCI_CAP_ID_VNDR);
+		ck_assert_uint_eq(cfg_read(&bus, 1, at + 3, 1), ++n);
+		ck_assert_uint_lt(n, 3);
+	}
+	ck_assert_uint_eq(n, 2);
+	/* A capability that does not fit is refused. */
+	{
+		uint8_t big[200] = { PCI_CAP_ID_VNDR };
+		ck_assert_uint_eq(pci_add_cap(&d, big, sizeof(big)), 0);
+	}
+}
+END_TEST
+
 static Suite *devices_suite(void)
 {
 	Suite *s = suite_create("devices");
@@ -233,6 +377,12 @@ static Suite *devices_suite(void)
 	tcase_add_test(tc, virtq_breaks_on_a_huge_length);
 	tcase_add_test(tc, virtq_breaks_on_bad_indexes);
 	tcase_add_test(tc, virtq_breaks_on_what_the_device_cannot_take);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pci");
+	tcase_add_test(tc, pci_host_bridge_and_empty_slots);
+	tcase_add_test(tc, pci_bars_size_move_and_decode);
+	tcase_add_test(tc, pci_capabilities_chain);
 	suite_add_tcase(s, tc);
 	return s;
 }
