@@ -66,7 +66,7 @@ $(BUILD)/test/unit_guest: $(call tobj,tests/unit/test_guest.c $(GUEST_PURE))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # The device models: virtqueues, PCI and virtio-pci, on plain memory.
-DEVICES := vmm/virtq.c vmm/pci.c vmm/virtio_pci.c
+DEVICES := vmm/virtq.c vmm/pci.c vmm/virtio_pci.c vmm/virtio_balloon.c
 $(BUILD)/test/unit_devices: $(call tobj,tests/unit/test_devices.c $(DEVICES))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 

@@ -4,6 +4,7 @@
  * guest sees it through configuration mechanism #1.
  */
 #include "../../vmm/pci.h"
+#include "../../vmm/virtio_balloon.h"
 #include "../../vmm/virtio_pci.h"
 #include "../../vmm/virtq.h"
 
@@ -575,6 +576,229 @@ START_TEST(virtio_pci_fails_a_bad_driver_until_reset)
 }
 END_TEST
 
+/* ---- virtio-balloon ------------------------------------------------------------------ */
+
+static struct virtio_balloon bal;
+static unsigned inflates, deflates, reports;
+static uint64_t report_gpa, report_len;
+
+static int be_inflate(void *ctx, uint32_t pfn)
+{
+	(void)ctx;
+	(void)pfn;
+	inflates++;
+	return 0;
+}
+
+static int be_deflate(void *ctx, uint32_t pfn)
+{
+	(void)ctx;
+	(void)pfn;
+	deflates++;
+	return 0;
+}
+
+static int be_report(void *ctx, uint64_t gpa, uint64_t len)
+{
+	(void)ctx;
+	reports++;
+	report_gpa = gpa;
+	report_len = len;
+	return 0;
+}
+
+static const struct balloon_backend be = { NULL, be_inflate, be_deflate, be_report };
+
+/* The driver's queue n: 8 entries, its three parts at 0x1000 * (4 + 3n) and on. */
+struct tq {
+	uint64_t desc, avail, used;
+	uint16_t next; /* avail entries made */
+};
+static struct tq tqs[BALLOON_NQUEUES];
+
+static void tdesc(struct tq *t, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	uint8_t *d = ram + t->desc + 16u * i;
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+static void tkick(unsigned qn, uint16_t head)
+{
+	struct tq *t = &tqs[qn];
+	uint16_t idx = (uint16_t)(t->next + 1);
+
+	memcpy(ram + t->avail + 4 + 2u * (t->next % 8), &head, 2);
+	memcpy(ram + t->avail + 2, &idx, 2);
+	t->next = idx;
+	ck_assert_int_eq(pci_mmio(&vbus, VBAR + VIRTIO_PCI_NOTIFY + 4 * qn, 1, &qn, 2), 1);
+}
+
+static uint16_t tused(unsigned qn)
+{
+	uint16_t idx;
+
+	memcpy(&idx, ram + tqs[qn].used + 2, 2);
+	return idx;
+}
+
+static void balloon_open(void)
+{
+	memset(ram, 0, sizeof(ram));
+	inflates = deflates = reports = 0;
+	irq_level = 0;
+	pci_bus_init(&vbus);
+	/* 256 pages of "RAM": the test's 64 KiB is only where the rings live. */
+	ck_assert_int_eq(virtio_balloon_init(&bal, 256, &be, &mem, VBAR), 0);
+	bal.vp.irq = t_irq;
+	ck_assert_int_eq(pci_bus_add(&vbus, &bal.vp.pci, 4), 0);
+	cfg_write(&vbus, 4, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	ck_assert_uint_eq(cfg_read(&vbus, 4, PCI_DEVICE_ID, 2), 0x1045);
+	ck_assert_uint_eq(negotiate(1ULL << 32 | 1u << VIRTIO_BALLOON_F_STATS_VQ | 1u << VIRTIO_BALLOON_F_PAGE_REPORTING)
+			  & VIRTIO_STATUS_FEATURES_OK, VIRTIO_STATUS_FEATURES_OK);
+	for (unsigned qn = 0; qn < BALLOON_NQUEUES; qn++) {
+		struct tq *t = &tqs[qn];
+		*t = (struct tq){ 0x1000u * (4 + 3 * qn), 0x1000u * (5 + 3 * qn), 0x1000u * (6 + 3 * qn), 0 };
+		vw(VIRTIO_COMMON_Q_SELECT, qn, 2);
+		vw(VIRTIO_COMMON_Q_SIZE, 8, 2);
+		vw(VIRTIO_COMMON_Q_DESCLO, (uint32_t)t->desc, 4);
+		vw(VIRTIO_COMMON_Q_AVAILLO, (uint32_t)t->avail, 4);
+		vw(VIRTIO_COMMON_Q_USEDLO, (uint32_t)t->used, 4);
+		vw(VIRTIO_COMMON_Q_ENABLE, 1, 2);
+	}
+	vw(VIRTIO_COMMON_STATUS, 0xf, 1);
+	ck_assert_int_eq(bal.vp.broken, 0);
+}
+
+static void pfns_at(uint64_t gpa, const uint32_t *pfn, unsigned n)
+{
+	memcpy(ram + gpa, pfn, 4u * n);
+}
+
+START_TEST(balloon_inflates_and_deflates)
+{
+	static const uint32_t in[] = { 3, 4, 5, 4 }, out[] = { 4, 200 };
+
+	balloon_open();
+	virtio_balloon_set_target(&bal, 3);
+	ck_assert_uint_eq(vr(VIRTIO_PCI_DEVICE, 4), 3);            /* num_pages */
+	ck_assert_uint_eq(vr(VIRTIO_PCI_ISR, 1), VIRTIO_ISR_CONFIG);
+	virtio_balloon_set_target(&bal, 100000);                     /* more than RAM: all of it */
+	ck_assert_uint_eq(vr(VIRTIO_PCI_DEVICE, 4), 256);
+	pfns_at(0xf000, in, 4);
+	tdesc(&tqs[0], 0, 0xf000, 16, 0, 0);
+	tkick(0, 0);
+	ck_assert_uint_eq(tused(0), 1);
+	ck_assert_uint_eq(inflates, 3);                              /* page 4 twice: once */
+	ck_assert_uint_eq(bal.ballooned, 3);
+	ck_assert_uint_eq(irq_level, 1);
+	vw(VIRTIO_PCI_DEVICE + 4, 3, 4);                             /* actual */
+	ck_assert_uint_eq(bal.actual, 3);
+	vw(VIRTIO_PCI_DEVICE, 7, 4);                                 /* num_pages is the host's */
+	ck_assert_uint_eq(bal.num_pages, 256);
+	pfns_at(0xf100, out, 2);
+	tdesc(&tqs[1], 0, 0xf100, 8, 0, 0);
+	tkick(1, 0);
+	ck_assert_uint_eq(deflates, 1);                              /* 200 was not in the balloon */
+	ck_assert_uint_eq(bal.ballooned, 2);
+	ck_assert_int_eq(bal.vp.broken, 0);
+	/* A reset gives the rest back. */
+	vw(VIRTIO_COMMON_STATUS, 0, 1);
+	ck_assert_uint_eq(bal.ballooned, 0);
+	ck_assert_uint_eq(deflates, 3);
+	virtio_balloon_destroy(&bal);
+}
+END_TEST
+
+START_TEST(balloon_refuses_pages_outside_ram)
+{
+	static const uint32_t in[] = { 3, 256 };
+
+	balloon_open();
+	pfns_at(0xf000, in, 2);
+	tdesc(&tqs[0], 0, 0xf000, 8, 0, 0);
+	tkick(0, 0);
+	ck_assert_int_eq(bal.vp.broken, 1);
+	ck_assert_uint_eq(vr(VIRTIO_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET, VIRTIO_STATUS_NEEDS_RESET);
+	ck_assert_uint_eq(tused(0), 0);
+	/* Broken: later kicks do nothing at all. */
+	tdesc(&tqs[0], 1, 0xf000, 4, 0, 0);
+	tkick(0, 1);
+	ck_assert_uint_eq(inflates, 1);
+	virtio_balloon_destroy(&bal);
+}
+END_TEST
+
+START_TEST(balloon_refuses_malformed_buffers)
+{
+	balloon_open();
+	tdesc(&tqs[0], 0, 0xf000, 6, 0, 0);                          /* not whole page numbers */
+	tkick(0, 0);
+	ck_assert_int_eq(bal.vp.broken, 1);
+	virtio_balloon_destroy(&bal);
+
+	balloon_open();
+	tdesc(&tqs[0], 0, 0xf000, 8, VIRTQ_DESC_F_NEXT, 0);          /* a loop */
+	tkick(0, 0);
+	ck_assert_int_eq(bal.vp.broken, 1);
+	virtio_balloon_destroy(&bal);
+
+	balloon_open();
+	tdesc(&tqs[0], 0, 0xf000, 1u << 20, 0, 0);                   /* beyond RAM */
+	tkick(0, 0);
+	ck_assert_int_eq(bal.vp.broken, 1);
+	ck_assert_uint_eq(inflates, 0);
+	virtio_balloon_destroy(&bal);
+
+	balloon_open();
+	tdesc(&tqs[2], 0, 0xf000, 15, 0, 0);                         /* stats: not 10-byte entries */
+	tkick(2, 0);
+	ck_assert_int_eq(bal.vp.broken, 1);
+	virtio_balloon_destroy(&bal);
+
+	balloon_open();
+	tdesc(&tqs[3], 0, 0x4800, 0x1000, VIRTQ_DESC_F_WRITE, 0);   /* reported range not page-aligned */
+	tkick(3, 0);
+	ck_assert_int_eq(bal.vp.broken, 1);
+	ck_assert_uint_eq(reports, 0);
+	virtio_balloon_destroy(&bal);
+}
+END_TEST
+
+START_TEST(balloon_keeps_stats_and_takes_reports)
+{
+	uint8_t e[20] = { 0 };
+	uint64_t v0 = 111, v5 = 555;
+	uint16_t t5 = 5;
+
+	balloon_open();
+	memcpy(e + 2, &v0, 8);
+	memcpy(e + 10, &t5, 2);
+	memcpy(e + 12, &v5, 8);
+	memcpy(ram + 0xf200, e, sizeof(e));
+	tdesc(&tqs[2], 0, 0xf200, 20, 0, 0);
+	tkick(2, 0);
+	ck_assert_uint_eq(bal.stats[0], 111);
+	ck_assert_uint_eq(bal.stats[5], 555);
+	ck_assert_uint_eq(bal.stats_seen, 1u << 0 | 1u << 5);
+	ck_assert_uint_eq(tused(2), 0);                             /* held until the host asks */
+	ck_assert_int_eq(virtio_balloon_request_stats(&bal), 1);
+	ck_assert_uint_eq(tused(2), 1);
+	ck_assert_int_eq(virtio_balloon_request_stats(&bal), 0);    /* nothing held now */
+	tdesc(&tqs[3], 0, 0x4000, 0x2000, VIRTQ_DESC_F_WRITE, 0);
+	tkick(3, 0);
+	ck_assert_uint_eq(reports, 1);
+	ck_assert_uint_eq(report_gpa, 0x4000);
+	ck_assert_uint_eq(report_len, 0x2000);
+	ck_assert_uint_eq(tused(3), 1);
+	ck_assert_int_eq(bal.vp.broken, 0);
+	virtio_balloon_destroy(&bal);
+}
+END_TEST
+
 static Suite *devices_suite(void)
 {
 	Suite *s = suite_create("devices");
@@ -601,6 +825,13 @@ static Suite *devices_suite(void)
 	tcase_add_test(tc, virtio_pci_negotiates_features);
 	tcase_add_test(tc, virtio_pci_sets_queues_up_and_takes_kicks);
 	tcase_add_test(tc, virtio_pci_fails_a_bad_driver_until_reset);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("balloon");
+	tcase_add_test(tc, balloon_inflates_and_deflates);
+	tcase_add_test(tc, balloon_refuses_pages_outside_ram);
+	tcase_add_test(tc, balloon_refuses_malformed_buffers);
+	tcase_add_test(tc, balloon_keeps_stats_and_takes_reports);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,247 @@
+#include "virtio_balloon.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE 4096u
+#define STAT_BYTES 10u       /* le16 tag, le64 value: packed */
+
+static struct virtio_balloon *of(struct virtio_pci *vp)
+{
+	return vp->dev;
+}
+
+static int held(const struct virtio_balloon *b, uint32_t pfn)
+{
+	return (b->held[pfn / 64] >> (pfn % 64)) & 1;
+}
+
+static void set_held(struct virtio_balloon *b, uint32_t pfn, int on)
+{
+	if (on)
+		b->held[pfn / 64] |= 1ULL << (pfn % 64);
+	else
+		b->held[pfn / 64] &= ~(1ULL << (pfn % 64));
+}
+
+/* Page numbers of one chain, inflating (1) or deflating (0): 0, or -1 with the device failed. */
+static int take_pfns(struct virtio_balloon *b, const struct vq_chain *c, const struct vq_buf *bufs, int inflate)
+{
+	char why[160];
+
+	for (unsigned i = 0; i < c->n; i++) {
+		if (bufs[i].write || bufs[i].len % 4) {
+			snprintf(why, sizeof(why), "%s buffer of %u bytes is not readable whole page numbers",
+				 inflate ? "inflate" : "deflate", bufs[i].len);
+			virtio_pci_fail(&b->vp, why);
+			return -1;
+		}
+		for (uint32_t off = 0; off < bufs[i].len; off += 4) {
+			uint32_t pfn;
+
+			if (b->vp.mem->read(b->vp.mem->ctx, bufs[i].gpa + off, &pfn, 4)) {
+				virtio_pci_fail(&b->vp, "cannot read a page number");
+				return -1;
+			}
+			if (pfn >= b->npages) {
+				snprintf(why, sizeof(why), "page number 0x%x is outside guest RAM (%u pages)", pfn,
+					 b->npages);
+				virtio_pci_fail(&b->vp, why);
+				return -1;
+			}
+			/* A page given twice, or taken back unasked for, changes nothing. */
+			if (held(b, pfn) == inflate)
+				continue;
+			if (inflate ? b->be.inflate(b->be.ctx, pfn) : b->be.deflate(b->be.ctx, pfn))
+				continue; /* the memory manager keeps it as it was */
+			set_held(b, pfn, inflate);
+			if (inflate) {
+				b->ballooned++;
+				b->inflated++;
+			} else {
+				b->ballooned--;
+				b->deflated++;
+			}
+		}
+	}
+	return 0;
+}
+
+static void stats_take(struct virtio_balloon *b, const struct vq_chain *c, const struct vq_buf *bufs)
+{
+	uint8_t e[STAT_BYTES];
+
+	if (c->n != 1 || bufs[0].write || bufs[0].len % STAT_BYTES) {
+		virtio_pci_fail(&b->vp, "stats buffer is not one readable run of 10-byte entries");
+		return;
+	}
+	for (uint32_t off = 0; off < bufs[0].len; off += STAT_BYTES) {
+		uint16_t tag;
+		uint64_t val;
+
+		if (b->vp.mem->read(b->vp.mem->ctx, bufs[0].gpa + off, e, sizeof(e))) {
+			virtio_pci_fail(&b->vp, "cannot read a stats entry");
+			return;
+		}
+		memcpy(&tag, e, 2);
+		memcpy(&val, e + 2, 8);
+		if (tag < BALLOON_STAT_TAGS) { /* tags from later drivers: skipped */
+			b->stats[tag] = val;
+			b->stats_seen |= 1u << tag;
+		}
+	}
+	b->stats_updates++;
+	b->stats_held = 1;
+	b->stats_head = c->head;
+}
+
+static int take_range(struct virtio_balloon *b, const struct vq_buf *buf)
+{
+	char why[160];
+
+	if (buf->gpa % PAGE || buf->len % PAGE || !buf->len) {
+		snprintf(why, sizeof(why), "reported range 0x%" PRIx64 "+0x%x is not whole pages", buf->gpa, buf->len);
+		virtio_pci_fail(&b->vp, why);
+		return -1;
+	}
+	if (b->be.report(b->be.ctx, buf->gpa, buf->len) == 0)
+		b->reported_bytes += buf->len;
+	return 0;
+}
+
+static void notify(struct virtio_pci *vp, unsigned qn)
+{
+	struct virtio_balloon *b = of(vp);
+	struct vq_buf bufs[16];
+	struct virtq *q = virtio_pci_queue(vp, qn);
+	struct vq_chain c;
+	int used = 0, rc;
+
+	if (!q)
+		return;
+	while (!vp->broken && (rc = virtq_pop(q, vp->mem, &c, bufs, 16,
+					      qn == BALLOON_Q_REPORTING ? ~0ULL : 4ULL * BALLOON_PFNS_MAX)) == 1) {
+		switch (qn) {
+		case BALLOON_Q_INFLATE:
+		case BALLOON_Q_DEFLATE:
+			if (take_pfns(b, &c, bufs, qn == BALLOON_Q_INFLATE))
+				return;
+			break;
+		case BALLOON_Q_STATS:
+			/* Kept until the host wants the next update (virtio_balloon_request_stats). */
+			if (b->stats_held) {
+				virtio_pci_fail(vp, "a second stats buffer before the first was returned");
+				return;
+			}
+			stats_take(b, &c, bufs);
+			continue;
+		case BALLOON_Q_REPORTING:
+			for (unsigned i = 0; i < c.n; i++)
+				if (take_range(b, &bufs[i]))
+					return;
+			break;
+		}
+		if (virtq_push(q, vp->mem, c.head, 0))
+			break;
+		used = 1;
+	}
+	if (rc < 0 && q->broken) {
+		char why[200];
+		snprintf(why, sizeof(why), "queue %u: %s", qn, q->why);
+		virtio_pci_fail(vp, why);
+		return;
+	}
+	if (used)
+		virtio_pci_interrupt(vp, VIRTIO_ISR_QUEUE);
+}
+
+static void config_read(struct virtio_pci *vp, unsigned off, void *data, unsigned len)
+{
+	struct virtio_balloon *b = of(vp);
+	uint8_t cfg[16] = { 0 };
+
+	memcpy(cfg, &b->num_pages, 4);
+	memcpy(cfg + 4, &b->actual, 4);
+	memcpy(data, cfg + off, len);
+}
+
+static void config_write(struct virtio_pci *vp, unsigned off, const void *data, unsigned len)
+{
+	struct virtio_balloon *b = of(vp);
+
+	/* Only `actual` is the driver's to write. */
+	if (off == 4 && len == 4)
+		memcpy(&b->actual, data, 4);
+}
+
+static void reset(struct virtio_pci *vp)
+{
+	struct virtio_balloon *b = of(vp);
+
+	/* The pages stay in the balloon: a new driver starts from an empty
+	 * balloon of its own, so they go back to the guest (zero-filled). */
+	for (uint32_t p = 0; p < b->npages; p++)
+		if (held(b, p) && b->be.deflate(b->be.ctx, p) == 0) {
+			set_held(b, p, 0);
+			b->ballooned--;
+			b->deflated++;
+		}
+	b->actual = 0;
+	b->stats_held = 0;
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+	.device_id = VIRTIO_ID_BALLOON,
+	.features = 1u << VIRTIO_BALLOON_F_MUST_TELL_HOST | 1u << VIRTIO_BALLOON_F_STATS_VQ |
+		    1u << VIRTIO_BALLOON_F_DEFLATE_ON_OOM | 1u << VIRTIO_BALLOON_F_PAGE_REPORTING,
+	.nqueues = BALLOON_NQUEUES,
+	.queue_max = 128,
+	.config_size = 16,
+	.notify = notify,
+	.config_read = config_read,
+	.config_write = config_write,
+	.reset = reset,
+};
+
+int virtio_balloon_init(struct virtio_balloon *b, uint32_t npages, const struct balloon_backend *be,
+			const struct vq_mem *mem, uint64_t bar_addr)
+{
+	memset(b, 0, sizeof(*b));
+	b->npages = npages;
+	b->be = *be;
+	b->held = calloc((npages + 63) / 64, sizeof(uint64_t));
+	if (!b->held || virtio_pci_init(&b->vp, &balloon_ops, b, mem, bar_addr))
+		return -1;
+	return 0;
+}
+
+void virtio_balloon_destroy(struct virtio_balloon *b)
+{
+	free(b->held);
+	b->held = NULL;
+}
+
+void virtio_balloon_set_target(struct virtio_balloon *b, uint32_t pages)
+{
+	if (pages > b->npages)
+		pages = b->npages;
+	if (pages == b->num_pages)
+		return;
+	b->num_pages = pages;
+	virtio_pci_config_changed(&b->vp);
+}
+
+int virtio_balloon_request_stats(struct virtio_balloon *b)
+{
+	struct virtq *q = virtio_pci_queue(&b->vp, BALLOON_Q_STATS);
+
+	if (!q || !b->stats_held)
+		return 0;
+	b->stats_held = 0;
+	if (virtq_push(q, b->vp.mem, b->stats_head, 0))
+		return 0;
+	virtio_pci_interrupt(&b->vp, VIRTIO_ISR_QUEUE);
+	return 1;
+}
