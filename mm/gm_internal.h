@@ -94,6 +94,12 @@ uint32_t gm_alloc_slot(struct guest_mem *gm);
 void gm_write_failed(struct guest_mem *gm, int rc);
 int gm_drop_evicted(struct guest_mem *gm, uint32_t p);
 
+/* gm_zip.c: drop a compressed or same-filled page's copy (it is not needed any more). */
+void gm_zip_forget(struct guest_mem *gm, uint32_t p);
+
+/* gm_share.c: shared page p to a hole in its home (content not kept): 0, or -1. */
+int gm_unshare_to_hole(struct guest_mem *gm, uint32_t p);
+
 /* gm_share.c: give shared page p (write-protected, or its write pending) its own page again. */
 void gm_break_share(struct guest_mem *gm, uint32_t p);
 /* Map evicting page p (its bytes staged in copy) to a frame that holds them; 1 if done. */

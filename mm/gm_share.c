@@ -147,6 +147,22 @@ void gm_break_share(struct guest_mem *gm, uint32_t p)
 	drop_ref(gm, f);
 }
 
+int gm_unshare_to_hole(struct guest_mem *gm, uint32_t p)
+{
+	uint32_t f = gm->frame[p];
+
+	/* A touch before the cover finds a hole and gets zeros: what a ballooned page reads. */
+	if (mmap(page(gm, p), GM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, gm->ram_fd,
+		 home_off(p)) == MAP_FAILED)
+		return -1;
+	if (cover(gm, p, 1))
+		return -1;
+	fallocate(gm->ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, home_off(p), GM_PAGE);
+	gm->frame[p] = SLOT_NONE;
+	drop_ref(gm, f);
+	return 0;
+}
+
 /*
  * Map frames [f, f + n) over pages [p, p + n), which are write-protected
  * and merging, or evicting for gm_share_victim (a guest write meanwhile

@@ -159,6 +159,15 @@ void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 	gm->ra_next = p + run;
 }
 
+void gm_zip_forget(struct guest_mem *gm, uint32_t p)
+{
+	if (st(gm, p) == GM_ZIPPED) {
+		zpool_free(&gm->zpool, gm->slot[p]);
+		zip_account(gm);
+	}
+	gm->slot[p] = SLOT_NONE; /* a stale age-queue entry is dropped when popped */
+}
+
 /*
  * When the compression cache is nearly at its cap, write its oldest pages
  * to the swap file (lock held throughout, dropped for the write): they are

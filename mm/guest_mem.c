@@ -287,6 +287,11 @@ static enum gm_fault_kind serve(struct guest_mem *gm, uint32_t p, enum gm_state 
 	case GM_UNTOUCHED:
 		fault_untouched(gm, p, write);
 		break;
+	case GM_BALLOONED:
+		/* The guest touched a page it gave up: a zero page, as a first touch gets. */
+		gm_set_state(gm, p, GM_UNTOUCHED, 0);
+		fault_untouched(gm, p, write);
+		break;
 	case GM_ZERO:
 		/* Dropped by sampling: map the zero page (or a fresh page) again. */
 		gm_set_state(gm, p, GM_UNTOUCHED, 0);
@@ -363,7 +368,7 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 		return;
 	}
 	/* A fault that takes host memory may wait for reclaim (the low state). */
-	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO) ? write :
+	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO || s == GM_BALLOONED) ? write :
 			 (s == GM_SWAPPED || s == GM_READING || s == GM_SAMPLED || s == GM_ZIPPED ||
 			  s == GM_SAME))) {
 		pthread_mutex_unlock(&gm->lock);
@@ -691,6 +696,8 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->unzipped = gm->unzipped;
 	s->zip_writebacks = gm->zip_writebacks;
 	s->scan_zero = gm->scan_zero;
+	s->ballooned = gm->n_state[GM_BALLOONED];
+	s->reported = gm->reported;
 	s->shared = gm->n_state[GM_SHARED];
 	s->share_merges = gm->share_merges;
 	s->share_breaks = gm->share_breaks;

@@ -43,7 +43,7 @@
 #define GM_PAGE 4096u
 
 enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_SAMPLED, GM_KSWAPPED,
-		GM_READING, GM_ZIPPED, GM_SAME, GM_SHARED, GM_MERGING, GM_NSTATES };
+		GM_READING, GM_ZIPPED, GM_SAME, GM_SHARED, GM_MERGING, GM_BALLOONED, GM_NSTATES };
 #define GM_STATE_MASK 0x0fu
 #define GM_REF        0x10u  /* faulted in since the clock hand last passed */
 #define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
@@ -94,6 +94,8 @@ struct guest_mem_stats {
 	uint64_t zip_bytes, zip_data_bytes, zip_cap;   /* cache chunks held, data stored, cap */
 	uint64_t zipped, unzipped, zip_writebacks;     /* cumulative pages */
 	uint64_t scan_zero;                            /* cumulative pages zero-shared by the scanner */
+	uint64_t ballooned;                            /* pages in the balloon now (MCTLSZ) */
+	uint64_t reported;                             /* cumulative pages released by free page reporting */
 	uint64_t shared, share_saved_milli;            /* pages backed by frames; thousandths of
 							* pages that saves (SHRDSVD) */
 	uint64_t share_merges, share_breaks, share_differ; /* cumulative: merged, broken by writes,
@@ -182,6 +184,7 @@ struct guest_mem {
 	uint64_t (*hash)(const void *data, size_t len);  /* XXH3-64; a test forces collisions */
 	uint64_t share_merges, share_breaks, share_differ;
 	uint64_t share_victims;      /* eviction victims mapped to a frame instead of stored */
+	uint64_t reported;           /* pages released by free page reporting */
 	uint64_t rng;
 	double active_frac;          /* smoothed fraction of pages touched per period */
 
@@ -247,6 +250,21 @@ unsigned guest_mem_scan(struct guest_mem *gm, unsigned budget, uint64_t zero_has
 
 /* The VM leaves the host: the sharing table forgets its pages (vms_lock held for writing). */
 void guest_mem_forget_hints(struct guest_mem *gm);
+
+/*
+ * Ballooning, the memory manager's side (the balloon device's backend).
+ * Inflate: the guest gave page pfn up; its host memory goes, whatever
+ * holds it (a page, a swap slot, a compressed copy, a share), and it
+ * counts as ballooned until deflated.  A guest touch of it still works
+ * and gets a zero page.  0, or -1 if the page is busy right now (being
+ * evicted, merged, read or sampled, or in host swap) and stays as it is.
+ * Deflate: the page is the guest's again, zero-filled on its next touch.
+ */
+int guest_mem_balloon_inflate(struct guest_mem *gm, uint32_t pfn);
+int guest_mem_balloon_deflate(struct guest_mem *gm, uint32_t pfn);
+
+/* Free page reporting: release the whole pages of [gpa, gpa + len), not counted as ballooned. */
+uint64_t guest_mem_report_free(struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* Close the current activity sample and open the next one. */
 void guest_mem_sample(struct guest_mem *gm);

@@ -667,6 +667,78 @@ START_TEST(share_groups_keep_vms_apart_but_not_a_vm_from_itself)
 }
 END_TEST
 
+/* Pages the guest gives up go, whatever held them; touched again, they read zero. */
+START_TEST(ballooned_pages_leave_whatever_held_them)
+{
+	struct region r;
+	struct pshare ps;
+	struct pshare_stats pst;
+	struct guest_mem_stats s, s0;
+	volatile uint8_t sink;
+
+	pshare_open(&ps);
+	region_open_shared(&r, 4 * MIB, &ps, 0);
+	fill(r.ram, 0, 64, 3);
+	sink = r.ram[100 * PG];                                    /* a zero page */
+	(void)sink;
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 32ULL * PG, 16ULL * PG), 16);
+	memcpy(r.ram + 51 * PG, r.ram + 50 * PG, PG);              /* twins: they share a frame */
+	scan_all(&r);
+	scan_all(&r);
+	guest_mem_get_stats(&r.gm, &s0);
+	ck_assert_uint_eq(s0.shared, 2);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 1);
+
+	for (uint32_t p = 0; p < 16; p++)                         /* present */
+		ck_assert_int_eq(guest_mem_balloon_inflate(&r.gm, p), 0);
+	for (uint32_t p = 32; p < 40; p++)                        /* swapped */
+		ck_assert_int_eq(guest_mem_balloon_inflate(&r.gm, p), 0);
+	ck_assert_int_eq(guest_mem_balloon_inflate(&r.gm, 100), 0); /* zero page */
+	ck_assert_int_eq(guest_mem_balloon_inflate(&r.gm, 200), 0); /* never touched */
+	ck_assert_int_eq(guest_mem_balloon_inflate(&r.gm, 51), 0);  /* shared */
+	ck_assert_int_eq(guest_mem_balloon_inflate(&r.gm, 1024), -1); /* outside RAM */
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.ballooned, 27);
+	ck_assert_uint_eq(s.consumed, s0.consumed - 16ULL * PG);
+	ck_assert_uint_eq(s.swapped, s0.swapped - 8ULL * PG);
+	ck_assert_uint_eq(s.shared, 1);
+	ck_assert_int_eq(anon_bytes(&r), (int64_t)s.consumed);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.refs, 1);                             /* page 50 keeps the frame */
+	ck_assert_uint_eq(bad_pages(r.ram, 50, 1, 3), 0);
+	ck_assert_uint_eq(bad_pages(r.ram, 16, 16, 3), 0);          /* the rest is untouched */
+	ck_assert_uint_eq(bad_pages(r.ram, 40, 8, 3), 0);
+
+	/* Touched again, a ballooned page reads zero and is the guest's again. */
+	ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + 5 * PG + 8), 0);
+	r.ram[6 * PG] = 9;
+	ck_assert_uint_eq(r.ram[6 * PG], 9);
+	ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + 51 * PG), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.ballooned, 24);
+	/* Deflated pages are zero-filled on their next touch. */
+	for (uint32_t p = 32; p < 40; p++)
+		ck_assert_int_eq(guest_mem_balloon_deflate(&r.gm, p), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.ballooned, 16);
+	ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + 33 * PG), 0);
+
+	/* Free page reporting: released, not counted as ballooned. */
+	guest_mem_get_stats(&r.gm, &s0);
+	ck_assert_uint_eq(guest_mem_report_free(&r.gm, 16ULL * PG, 8ULL * PG), 8);
+	ck_assert_uint_eq(guest_mem_report_free(&r.gm, 16ULL * PG + 1, PG), 0);   /* not whole pages */
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.reported, 8);
+	ck_assert_uint_eq(s.ballooned, 16);
+	ck_assert_uint_eq(s.consumed, s0.consumed - 8ULL * PG);
+	ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + 20 * PG), 0);
+	ck_assert_uint_eq(bad_pages(r.ram, 24, 8, 3), 0);
+	region_close_shared(&r);
+	pshare_destroy(&ps);
+}
+END_TEST
+
 /* The scanner's pace: each tick shares its pages evenly, and ticks add up to the rate. */
 START_TEST(the_scanner_keeps_to_its_rate)
 {
@@ -859,6 +931,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_forced_hash_collision_never_merges_different_pages);
 	tcase_add_test(tc, share_groups_keep_vms_apart_but_not_a_vm_from_itself);
 	tcase_add_test(tc, the_scanner_keeps_to_its_rate);
+	tcase_add_test(tc, ballooned_pages_leave_whatever_held_them);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);
