@@ -417,6 +417,43 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
 	return -EAGAIN;
 }
 
+int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
+{
+	uint32_t first, last;
+
+	if (len == 0)
+		return 0;
+	if (gpa >= gm->size || len > gm->size - gpa)
+		return -EFAULT;
+	first = (uint32_t)(gpa / GM_PAGE);
+	last = (uint32_t)((gpa + len - 1) / GM_PAGE);
+	pthread_mutex_lock(&gm->lock);
+	for (int round = 0; round < 8; round++) {
+		int all = 1;
+		for (uint32_t p = first; p <= last; p++) {
+			enum gm_state s = st(gm, p);
+
+			if (s == GM_SHARED) {
+				gm_break_share(gm, p);
+			} else if (s == GM_EVICTING || s == GM_MERGING) {
+				gm_set_state(gm, p, GM_PRESENT, GM_REF); /* the write wins */
+			} else if (s != GM_PRESENT && s != GM_ZERO && s != GM_KSWAPPED) {
+				all = 0;
+				serve(gm, p, s, 1);
+			}
+		}
+		if (all) {
+			/* Nothing may be write-protected under our own lock: the fault would wait for it. */
+			gm_wp(gm, first, last - first + 1, 0);
+			memcpy(gm->ram + gpa, src, len);
+			pthread_mutex_unlock(&gm->lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&gm->lock);
+	return -EAGAIN;
+}
+
 static void *fault_thread(void *arg)
 {
 	struct guest_mem *gm = arg;

@@ -222,6 +222,13 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp);
  */
 int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len);
 
+/*
+ * The VMM's own write into guest memory (a device's used ring): the
+ * pages are brought in, a share is broken and an eviction or a merge
+ * under way loses to it, as a guest write does.  0, -EFAULT outside RAM.
+ */
+int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len);
+
 /* Swap out up to `want` pages chosen by the clock; returns pages freed. */
 unsigned guest_mem_evict(struct guest_mem *gm, unsigned want);
 

@@ -45,7 +45,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		      unsigned *seen, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct", "share_group",
-					    "share_rate" };
+					    "share_rate", "balloon" };
 	char serr[160];
 	unsigned bit = 0;
 
@@ -54,7 +54,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 			break;
 	if (bit == sizeof(keys) / sizeof(keys[0]))
 		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct, share_group, "
-			   "share_rate)", key);
+			   "share_rate, balloon)", key);
 	if (*seen & (1u << bit))
 		return ERR("--vm: key '%s' given twice", key);
 	*seen |= 1u << bit;
@@ -89,9 +89,13 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		if (parse_uint(value, 0, CONFIG_MAX_GROUP, &vm->share_group))
 			return ERR("--vm: bad share_group '%s': expected 0-%d", value, CONFIG_MAX_GROUP);
 		return 0;
-	default:
+	case 6:
 		if (parse_uint(value, 100, 10000000, &vm->share_rate))
 			return ERR("--vm: bad share_rate '%s': expected 100-10000000 pages a second", value);
+		return 0;
+	default:
+		if (size_parse(value, &vm->balloon, serr, sizeof(serr)) || vm->balloon % 4096)
+			return ERR("--vm: bad balloon '%s': a size in whole 4 KiB pages", value);
 		return 0;
 	}
 }
@@ -164,6 +168,7 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->compress = 1;
 	cfg->share = 1;
+	cfg->balloon = 1;
 	cfg->share_rate = SHARE_DEFAULT_RATE;
 	cfg->zip_level = ZIP_DEFAULT_LEVEL;
 	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
@@ -201,6 +206,8 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return ERR("--swap-backend: '%s' is not file or kernel", v);
 		} else if (!strcmp(argv[i], "--no-compress")) {
 			cfg->compress = 0;
+		} else if (!strcmp(argv[i], "--no-balloon")) {
+			cfg->balloon = 0;
 		} else if (!strcmp(argv[i], "--no-share")) {
 			cfg->share = 0;
 		} else if (!strcmp(argv[i], "--ksm")) {

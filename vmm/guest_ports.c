@@ -128,6 +128,9 @@ int guest_ports_io(struct vcpu *v, struct kvm_run *run)
 		return 0;
 	}
 	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		/* PCI configuration space: the VM's devices. */
+		if (devices_io(&v->vm->dev, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, data, size))
+			continue;
 		if (run->io.direction == KVM_EXIT_IO_OUT) {
 			if (port_out(v, run->io.port, size, load(data, size)))
 				return 1;

@@ -29,7 +29,7 @@ static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
-"               [--no-share] [--share-rate PAGES] [--ksm]\n"
+"               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -48,6 +48,7 @@ static const char usage_text[] =
 "                                  group, 0-1000000 (default 0: one group)\n"
 "                      share_rate=N   most pages a second the sharing scanner\n"
 "                                  looks at in this VM (default: its even share)\n"
+"                      balloon=SIZE   balloon target pinned from the start\n"
 "  --append CMDLINE  guest command line of the --vm before it; the test guest\n"
 "                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
 "  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"
@@ -63,6 +64,7 @@ static const char usage_text[] =
 "                    run is read ahead (default 128; docs/memory.md has the\n"
 "                    measurement)\n"
 "  --no-share        no page-sharing scanner\n"
+"  --no-balloon      no virtio-balloon device in the VMs\n"
 "  --share-rate PAGES  pages the sharing scanner hashes a second, whole host\n"
 "                    (default 20000, about 1% of a core here)\n"
 "  --ksm             mark guest RAM MADV_MERGEABLE for Linux KSM (a bench peer;\n"
@@ -340,6 +342,8 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		goto out_host;
 	}
 	default_kernel(kernel, sizeof(kernel));
+	for (unsigned i = 0; i < cfg->nvms; i++)
+		cfg->vms[i].no_balloon = !cfg->balloon;
 	for (; created < cfg->nvms; created++) {
 		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, &host, &mem,
 			       err, sizeof(err));

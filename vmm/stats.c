@@ -93,6 +93,16 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		fprintf(f, ",\"kernel_rss_mb\":%.2f", MB(rss));
 	if (anon >= 0)
 		fprintf(f, ",\"kernel_anon_mb\":%.2f", MB(anon));
+	/* The balloon (MCTLSZ, MCTLTGT) and what the guest reported free. */
+	fprintf(f, ",\"mctlsz_mb\":%.2f,\"reported_mb\":%.2f", MB(m.ballooned * GM_PAGE), MB(m.reported * GM_PAGE));
+	if (vm->has_balloon) {
+		struct balloon_figures bf = vm->last_balloon;
+
+		if (vm->dev_inited)
+			devices_balloon_figures(&vm->dev, &bf);
+		fprintf(f, ",\"mctltgt_mb\":%.2f,\"balloon_actual_mb\":%.2f,\"balloon_broken\":%s",
+			MB(bf.target_pages * GM_PAGE), MB(bf.actual_pages * GM_PAGE), bf.broken ? "true" : "false");
+	}
 	fprintf(f, ",\"shrd_mb\":%.2f,\"shrdsvd_mb\":%.2f,\"share_merges\":%llu,\"share_breaks\":%llu,"
 		"\"share_differ\":%llu",
 		MB(m.shared * GM_PAGE), MB(m.share_saved_milli * GM_PAGE / 1000),

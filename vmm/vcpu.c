@@ -75,7 +75,10 @@ static int handle_exit(struct vcpu *v, struct kvm_run *run)
 	case KVM_EXIT_IO:
 		return guest_ports_io(v, run);
 	case KVM_EXIT_MMIO:
-		/* No MMIO devices yet: reads see open bus, writes vanish. */
+		/* A device's BAR, or open bus: reads see all ones, writes vanish. */
+		if (run->mmio.len <= sizeof(run->mmio.data) &&
+		    devices_mmio(&v->vm->dev, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len))
+			return 0;
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		return 0;

@@ -241,6 +241,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	vm->gm.fatal_ctx = vm;
 	if (mm_host_add(host, &vm->gm))
 		return ERR(EX_USAGE, "too many VMs for one memory manager (at most %d)", MM_HOST_MAX_VMS);
+	if (cfg->balloon > cfg->mem)
+		return ERR(EX_USAGE, "balloon=%llu MiB is more than the VM's memory",
+			   (unsigned long long)(cfg->balloon >> 20));
+	vm->dev_inited = 1;
+	vm->has_balloon = !cfg->no_balloon;
+	if (devices_init(&vm->dev, &vm->gm, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
+		return ERR(EX_OSERR, "cannot set up the VM's devices");
 	vm->host = host;
 	vm->state = VM_CREATED;
 	return 0;
@@ -311,6 +318,11 @@ static void release_memory(struct vm *vm)
 	if (vm->host)
 		mm_host_remove(vm->host, &vm->gm);
 	vm->host = NULL;
+	if (vm->dev_inited) {
+		devices_balloon_figures(&vm->dev, &vm->last_balloon);
+		devices_destroy(&vm->dev);
+	}
+	vm->dev_inited = 0;
 	if (vm->gm_inited)
 		guest_mem_destroy(&vm->gm);
 	vm->gm_inited = 0;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "console.h"
+#include "devices.h"
 #include "kvm.h"
 #include "../mm/guest_mem.h"
 #include "../mm/mm_host.h"
@@ -44,6 +45,10 @@ struct vm {
 	struct guest_mem gm;        /* guest RAM as the memory manager owns it */
 	struct mm_host *host;
 	int gm_inited;              /* guest_mem_init was called: destroy it */
+	struct vm_devices dev;      /* PCI and the balloon */
+	int dev_inited;
+	int has_balloon;
+	struct balloon_figures last_balloon; /* the balloon's figures when it was reaped */
 	int reaped;                 /* vCPUs joined and memory given back */
 	struct guest_mem_stats last_mem; /* memory figures when it was reaped */
 	uint64_t prev_swr, prev_sww;     /* the stats file's rates */

@@ -8,7 +8,7 @@
  * Ring 3 reaches its ports through the TSS I/O bitmap: kvm_pvm clears
  * IOPL on the way to ring 3, so IOPL 3 alone does not do it.
  */
-#define IOMAP_BYTES ((MV_PORT_EVENT + 4 + 7) / 8)
+#define IOMAP_BYTES ((0xcff + 1 + 7) / 8)   /* up to PCI configuration data */
 
 struct tss {
 	uint32_t reserved0;
@@ -76,6 +76,7 @@ void cpu_init(void)
 	tss.rsp[0] = (uint64_t)(uintptr_t)kstack_top;
 	allow_ports(MV_PORT_COM1, 8);
 	allow_ports(MV_PORT_EXIT, MV_PORT_PAGEOUT + 4 - MV_PORT_EXIT);
+	allow_ports(0xcf8, 8);  /* PCI configuration mechanism #1, for ring-3 drivers */
 	set_tss_descriptor();
 	for (unsigned v = 0; v < 32; v++) {
 		uint64_t off = v == 3 ? (uint64_t)(uintptr_t)syscall_gate : isr_table[v];

@@ -12,6 +12,7 @@ const struct workload common_workloads[] = {
 	{ "verify", wl_verify },
 	{ "zeroboot", wl_zeroboot },
 	{ "dup", wl_dup },
+	{ "lspci", wl_lspci },
 	{ 0, 0 },
 };
 

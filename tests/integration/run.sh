@@ -450,6 +450,27 @@ assert all(r["shrd_mb"] == 0 for r in rows if "vm" in r), rows
 PY'
 }
 
+# The guest finds the host bridge and the balloon on bus 0 from ring 3,
+# sizes its BAR and reads its virtio capabilities; --no-balloon leaves
+# the bridge alone; balloon=SIZE shows as the target in the stats.
+t_lspci_sees_the_bridge_and_the_balloon() {
+	vmm run --stats "$WORK/s.jsonl" --vm name=vm0,mem=64M,balloon=16M --append "workload=lspci"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 functions)" = 2 ] && [ "$(result vm0 balloons)" = 1 ]'
+	expect 'grep -q "pci 00:00.0 1b36:0008 class 060000" "$OUT"'
+	expect 'grep -q "pci 00:01.0 1af4:1045 class ff0000 rev 01 subsystem 1af4:0040 bar0 16 KiB mem64" "$OUT"'
+	for c in "common, bar 0, offset 0x0, length 0x3c" "isr, bar 0, offset 0x1000" \
+		 "device, bar 0, offset 0x2000" "notify, bar 0, offset 0x3000, length 0x10"; do
+		expect "grep -q 'virtio $c' \"\$OUT\""
+	done
+	expect 'grep "\"vm\":\"vm0\"" "$WORK/s.jsonl" | grep -q "\"mctltgt_mb\":16.00"'
+	vmm run --no-balloon --mem 64M --append "workload=lspci"
+	expect '[ $RC -eq 0 ] && [ "$(result vm0 functions)" = 1 ] && [ "$(result vm0 balloons)" = 0 ]'
+}
+
+t_bad_balloon_size() { bad_input 64 "bad balloon" run --vm name=a,mem=16M,balloon=5k; }
+t_bad_balloon_too_big() { bad_input 64 "more than the VM's memory" run --vm name=a,mem=16M,balloon=32M; }
+
 t_bad_share_group() { bad_input 64 "bad share_group" run --vm name=a,mem=16M,share_group=x; }
 t_bad_vm_share_rate() { bad_input 64 "bad share_rate" run --vm name=a,mem=16M,share_rate=5; }
 

@@ -1,0 +1,112 @@
+#include "devices.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static int mem_read(void *ctx, uint64_t gpa, void *dst, size_t len)
+{
+	return guest_mem_read(ctx, gpa, dst, len) ? -1 : 0;
+}
+
+static int mem_write(void *ctx, uint64_t gpa, const void *src, size_t len)
+{
+	return guest_mem_write(ctx, gpa, src, len) ? -1 : 0;
+}
+
+static int be_inflate(void *ctx, uint32_t pfn)
+{
+	return guest_mem_balloon_inflate(ctx, pfn);
+}
+
+static int be_deflate(void *ctx, uint32_t pfn)
+{
+	return guest_mem_balloon_deflate(ctx, pfn);
+}
+
+static int be_report(void *ctx, uint64_t gpa, uint64_t len)
+{
+	guest_mem_report_free(ctx, gpa, len);
+	return 0;
+}
+
+/* The balloon is embedded here: from its transport back to the VM's devices. */
+static struct vm_devices *of_balloon(struct virtio_pci *vp)
+{
+	return (struct vm_devices *)((char *)vp - offsetof(struct vm_devices, balloon) -
+				     offsetof(struct virtio_balloon, vp));
+}
+
+static void balloon_log(struct virtio_pci *vp, const char *msg)
+{
+	struct vm_devices *d = of_balloon(vp);
+
+	if (d->log)
+		d->log(d->log_ctx, msg);
+}
+
+int devices_init(struct vm_devices *d, struct guest_mem *gm, int balloon, uint32_t balloon_pages,
+		 void (*log)(void *ctx, const char *msg), void *log_ctx)
+{
+	const struct balloon_backend be = { gm, be_inflate, be_deflate, be_report };
+
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+	pci_bus_init(&d->bus);
+	d->gm = gm;
+	d->log = log;
+	d->log_ctx = log_ctx;
+	d->mem = (struct vq_mem){ gm, gm->size, mem_read, mem_write };
+	if (!balloon)
+		return 0;
+	if (virtio_balloon_init(&d->balloon, gm->npages, &be, &d->mem, DEVICES_BAR_BASE) ||
+	    pci_bus_add(&d->bus, &d->balloon.vp.pci, DEVICES_BALLOON_SLOT))
+		return -1;
+	d->balloon.vp.log = balloon_log;
+	d->balloon_on = 1;
+	/* A pinned target: the driver finds it when it reads the configuration. */
+	d->balloon.num_pages = balloon_pages > gm->npages ? gm->npages : balloon_pages;
+	return 0;
+}
+
+void devices_destroy(struct vm_devices *d)
+{
+	if (d->balloon_on)
+		virtio_balloon_destroy(&d->balloon);
+	d->balloon_on = 0;
+	pthread_mutex_destroy(&d->lock);
+}
+
+int devices_io(struct vm_devices *d, uint16_t port, int write, void *data, unsigned len)
+{
+	int taken;
+
+	if (port != PCI_CONFIG_ADDR && (port < PCI_CONFIG_DATA || port > PCI_CONFIG_DATA + 3))
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	taken = pci_io(&d->bus, port, write, data, len);
+	pthread_mutex_unlock(&d->lock);
+	return taken;
+}
+
+int devices_mmio(struct vm_devices *d, uint64_t gpa, int write, void *data, unsigned len)
+{
+	int taken;
+
+	pthread_mutex_lock(&d->lock);
+	taken = pci_mmio(&d->bus, gpa, write, data, len);
+	pthread_mutex_unlock(&d->lock);
+	return taken;
+}
+
+void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (!d->balloon_on)
+		return;
+	pthread_mutex_lock(&d->lock);
+	f->target_pages = d->balloon.num_pages;
+	f->actual_pages = d->balloon.actual;
+	f->ballooned_pages = d->balloon.ballooned;
+	f->broken = d->balloon.vp.broken;
+	pthread_mutex_unlock(&d->lock);
+}
