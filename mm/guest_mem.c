@@ -384,74 +384,77 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 	pthread_mutex_unlock(&gm->lock);
 }
 
-int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+/* The pages [*first, *last] that [gpa, gpa + len) touches: 1, 0 for nothing to do, -EFAULT outside RAM. */
+static int span(const struct guest_mem *gm, uint64_t gpa, size_t len, uint32_t *first, uint32_t *last)
 {
-	uint32_t first, last;
-
 	if (len == 0)
 		return 0;
 	if (gpa >= gm->size || len > gm->size - gpa)
 		return -EFAULT;
-	first = (uint32_t)(gpa / GM_PAGE);
-	last = (uint32_t)((gpa + len - 1) / GM_PAGE);
+	*first = (uint32_t)(gpa / GM_PAGE);
+	*last = (uint32_t)((gpa + len - 1) / GM_PAGE);
+	return 1;
+}
+
+/*
+ * Make page p ready for the VMM's own access (lock held): 1 if it is, 0
+ * if it had to be brought in (swap-in drops the lock: look again).  A
+ * write breaks a share and wins over an eviction or a merge, as a guest
+ * write does; a kernel-swapped page faults back in through the kernel.
+ */
+static int ready(struct guest_mem *gm, uint32_t p, int write)
+{
+	enum gm_state s = st(gm, p);
+
+	if (write && s == GM_SHARED)
+		gm_break_share(gm, p);
+	else if (write && (s == GM_EVICTING || s == GM_MERGING))
+		gm_set_state(gm, p, GM_PRESENT, GM_REF);
+	else if (s != GM_PRESENT && s != GM_ZERO && s != GM_KSWAPPED && s != GM_EVICTING && s != GM_SHARED &&
+		 s != GM_MERGING) {
+		serve(gm, p, s, write);
+		return 0;
+	}
+	return 1;
+}
+
+static int vmm_access(struct guest_mem *gm, uint64_t gpa, void *buf, size_t len, int write)
+{
+	uint32_t first, last;
+	int rc = span(gm, gpa, len, &first, &last);
+
+	if (rc <= 0)
+		return rc;
 	pthread_mutex_lock(&gm->lock);
-	/* Swap-in drops the lock for its I/O, so check again until all stay in. */
 	for (int round = 0; round < 8; round++) {
 		int all = 1;
-		for (uint32_t p = first; p <= last; p++) {
-			enum gm_state s = st(gm, p);
-			/* A kernel-swapped page faults back in through the kernel. */
-			if (s == GM_PRESENT || s == GM_ZERO || s == GM_EVICTING || s == GM_KSWAPPED ||
-			    s == GM_SHARED || s == GM_MERGING)
-				continue;
-			all = 0;
-			serve(gm, p, s, 0);
+
+		for (uint32_t p = first; p <= last; p++)
+			all &= ready(gm, p, write);
+		if (!all)
+			continue;
+		if (write) {
+			/* Nothing may be write-protected under our own lock: the fault would wait for it. */
+			gm_wp(gm, first, last - first + 1, 0);
+			memcpy(gm->ram + gpa, buf, len);
+		} else {
+			memcpy(buf, gm->ram + gpa, len);
 		}
-		if (all) {
-			memcpy(dst, gm->ram + gpa, len);
-			pthread_mutex_unlock(&gm->lock);
-			return 0;
-		}
+		pthread_mutex_unlock(&gm->lock);
+		return 0;
 	}
 	pthread_mutex_unlock(&gm->lock);
 	return -EAGAIN;
 }
 
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *dst, size_t len)
+{
+	return vmm_access(gm, gpa, dst, len, 0);
+}
+
 int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t len)
 {
-	uint32_t first, last;
-
-	if (len == 0)
-		return 0;
-	if (gpa >= gm->size || len > gm->size - gpa)
-		return -EFAULT;
-	first = (uint32_t)(gpa / GM_PAGE);
-	last = (uint32_t)((gpa + len - 1) / GM_PAGE);
-	pthread_mutex_lock(&gm->lock);
-	for (int round = 0; round < 8; round++) {
-		int all = 1;
-		for (uint32_t p = first; p <= last; p++) {
-			enum gm_state s = st(gm, p);
-
-			if (s == GM_SHARED) {
-				gm_break_share(gm, p);
-			} else if (s == GM_EVICTING || s == GM_MERGING) {
-				gm_set_state(gm, p, GM_PRESENT, GM_REF); /* the write wins */
-			} else if (s != GM_PRESENT && s != GM_ZERO && s != GM_KSWAPPED) {
-				all = 0;
-				serve(gm, p, s, 1);
-			}
-		}
-		if (all) {
-			/* Nothing may be write-protected under our own lock: the fault would wait for it. */
-			gm_wp(gm, first, last - first + 1, 0);
-			memcpy(gm->ram + gpa, src, len);
-			pthread_mutex_unlock(&gm->lock);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&gm->lock);
-	return -EAGAIN;
+	return vmm_access(gm, gpa, (void *)(uintptr_t)src, len, 1);
 }
 
 static void *fault_thread(void *arg)

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include <check.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -739,6 +740,45 @@ START_TEST(ballooned_pages_leave_whatever_held_them)
 }
 END_TEST
 
+/* The VMM's own writes (a device's used ring) land whatever state the page is in. */
+START_TEST(vmm_writes_reach_every_kind_of_page)
+{
+	struct region r;
+	struct pshare ps;
+	struct guest_mem_stats s;
+	uint64_t v = 0x1122334455667788ULL, got;
+
+	pshare_open(&ps);
+	region_open_shared(&r, 2 * MIB, &ps, 0);
+	fill(r.ram, 0, 32, 4);
+	memcpy(r.ram + 20 * PG, r.ram + 21 * PG, PG);             /* twins */
+	scan_all(&r);
+	scan_all(&r);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 8ULL * PG), 8);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.shared, 2);
+	ck_assert_int_eq(guest_mem_write(&r.gm, 3 * PG + 16, &v, 8), 0);    /* swapped */
+	ck_assert_int_eq(guest_mem_write(&r.gm, 20 * PG + 16, &v, 8), 0);   /* shared */
+	ck_assert_int_eq(guest_mem_write(&r.gm, 100 * PG + 16, &v, 8), 0);  /* untouched */
+	ck_assert_int_eq(guest_mem_write(&r.gm, 10 * PG - 4, &v, 8), 0);    /* across two pages */
+	ck_assert_int_eq(guest_mem_write(&r.gm, r.size - 4, &v, 8), -EFAULT);
+	ck_assert_int_eq(guest_mem_read(&r.gm, 3 * PG + 16, &got, 8), 0);
+	ck_assert_uint_eq(got, v);
+	memcpy(&got, r.ram + 20 * PG + 16, 8);
+	ck_assert_uint_eq(got, v);
+	memcpy(&got, r.ram + 100 * PG + 16, 8);
+	ck_assert_uint_eq(got, v);
+	memcpy(&got, r.ram + 10 * PG - 4, 8);
+	ck_assert_uint_eq(got, v);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.shared, 1);                             /* 21 still reads the frame */
+	ck_assert_uint_eq(bad_pages(r.ram, 21, 1, 4), 0);
+	ck_assert_uint_eq(bad_pages(r.ram, 4, 4, 4), 0);
+	region_close_shared(&r);
+	pshare_destroy(&ps);
+}
+END_TEST
+
 /* The scanner's pace: each tick shares its pages evenly, and ticks add up to the rate. */
 START_TEST(the_scanner_keeps_to_its_rate)
 {
@@ -932,6 +972,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, share_groups_keep_vms_apart_but_not_a_vm_from_itself);
 	tcase_add_test(tc, the_scanner_keeps_to_its_rate);
 	tcase_add_test(tc, ballooned_pages_leave_whatever_held_them);
+	tcase_add_test(tc, vmm_writes_reach_every_kind_of_page);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);
