@@ -155,7 +155,10 @@ int pci_io(struct pci_bus *b, uint16_t port, int write, void *data, unsigned len
 		return 1;
 	}
 	reg += off;
+	int hooked = d->ops && d->ops->config && reg < d->hook_hi && reg + len > d->hook_lo;
 	if (!write) {
+		if (hooked)
+			d->ops->config(d, reg, len, 0);
 		memcpy(data, d->cfg + reg, len);
 		return 1;
 	}
@@ -163,6 +166,8 @@ int pci_io(struct pci_bus *b, uint16_t port, int write, void *data, unsigned len
 		uint8_t m = d->wmask[reg + i], v = ((const uint8_t *)data)[i];
 		d->cfg[reg + i] = (uint8_t)((d->cfg[reg + i] & ~m) | (v & m));
 	}
+	if (hooked)
+		d->ops->config(d, reg, len, 1);
 	return 1;
 }
 

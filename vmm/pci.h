@@ -47,6 +47,8 @@ struct pci_dev;
 struct pci_bar_ops {
 	void (*read)(struct pci_dev *d, int bar, uint64_t off, void *data, unsigned len);
 	void (*write)(struct pci_dev *d, int bar, uint64_t off, const void *data, unsigned len);
+	/* Config bytes [hook_lo, hook_hi) are live: called before a read, after a (masked) write. */
+	void (*config)(struct pci_dev *d, unsigned reg, unsigned len, int write);
 };
 
 struct pci_bar {
@@ -60,6 +62,7 @@ struct pci_dev {
 	struct pci_bar bar[6];
 	uint8_t cap_end;        /* where the next capability goes */
 	uint8_t cap_last;       /* the last capability's offset (0: none yet) */
+	uint8_t hook_lo, hook_hi;  /* config bytes the device serves itself (ops->config) */
 	const struct pci_bar_ops *ops;
 	void *ctx;              /* the device model's */
 };

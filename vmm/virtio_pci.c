@@ -7,6 +7,7 @@
 #define CFG_NOTIFY 2
 #define CFG_ISR    3
 #define CFG_DEVICE 4
+#define CFG_PCI    5
 
 struct virtio_pci_cap {
 	uint8_t cap_vndr, cap_next, cap_len, cfg_type, bar, id, padding[2];
@@ -25,9 +26,35 @@ static void add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32
 	pci_add_cap(&vp->pci, &c, len);
 }
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG, which the specification requires: a window in
+ * config space onto BAR 0.  The driver writes the cap's bar, offset and
+ * length, then reads or writes pci_cfg_data: no mapping of the BAR
+ * needed, as a driver with port I/O alone (ours, in ring 3) wants.
+ */
+static void add_pci_cfg_cap(struct virtio_pci *vp)
+{
+	struct {
+		struct virtio_pci_cap cap;
+		uint8_t data[4];
+	} c = { { PCI_CAP_ID_VNDR, 0, sizeof(c), CFG_PCI, 0, 0, { 0, 0 }, 0, 0 }, { 0 } };
+	uint8_t at = pci_add_cap(&vp->pci, &c, sizeof(c));
+
+	if (!at)
+		return;
+	vp->pci_cfg = at;
+	vp->pci.wmask[at + 4] = 0xff;                     /* bar */
+	memset(vp->pci.wmask + at + 8, 0xff, 4);          /* offset */
+	memset(vp->pci.wmask + at + 12, 0xff, 4);         /* length */
+	memset(vp->pci.wmask + at + 16, 0xff, 4);         /* pci_cfg_data */
+	vp->pci.hook_lo = (uint8_t)(at + 16);
+	vp->pci.hook_hi = (uint8_t)(at + 20);
+}
+
 static void bar_read(struct pci_dev *d, int bar, uint64_t off, void *data, unsigned len);
 static void bar_write(struct pci_dev *d, int bar, uint64_t off, const void *data, unsigned len);
-static const struct pci_bar_ops bar_ops = { bar_read, bar_write };
+static void cfg_window(struct pci_dev *d, unsigned reg, unsigned len, int write);
+static const struct pci_bar_ops bar_ops = { bar_read, bar_write, cfg_window };
 
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, void *dev, const struct vq_mem *mem,
 		    uint64_t bar_addr)
@@ -49,6 +76,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, voi
 	add_cap(vp, CFG_ISR, VIRTIO_PCI_ISR, 1, 0);
 	add_cap(vp, CFG_DEVICE, VIRTIO_PCI_DEVICE, ops->config_size ? ops->config_size : 4, 0);
 	add_cap(vp, CFG_NOTIFY, VIRTIO_PCI_NOTIFY, VIRTIO_PCI_NOTIFY_MULT * ops->nqueues, 1);
+	add_pci_cfg_cap(vp);
 	return 0;
 }
 
@@ -246,6 +274,26 @@ static unsigned field_width(unsigned off)
 	default:
 		return off < VIRTIO_COMMON_SIZE && off % 4 == 0 ? 4 : 0;
 	}
+}
+
+/* An access to pci_cfg_data: forward it to BAR 0 at the cap's offset, for the cap's length. */
+static void cfg_window(struct pci_dev *d, unsigned reg, unsigned len, int write)
+{
+	struct virtio_pci *vp = d->ctx;
+	uint8_t *cap = d->cfg + vp->pci_cfg;
+	uint32_t off, n;
+
+	(void)reg;
+	(void)len;
+	memcpy(&off, cap + 8, 4);
+	memcpy(&n, cap + 12, 4);
+	/* Only BAR 0 exists; lengths 1, 2 and 4 fit the window; the access stays inside the BAR. */
+	if (cap[4] != 0 || (n != 1 && n != 2 && n != 4) || off > VIRTIO_PCI_BAR_SIZE - n)
+		return;
+	if (write)
+		bar_write(d, 0, off, cap + 16, n);
+	else
+		bar_read(d, 0, off, cap + 16, n);
 }
 
 static void bar_read(struct pci_dev *d, int bar, uint64_t off, void *data, unsigned len)

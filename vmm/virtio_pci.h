@@ -4,7 +4,8 @@
  * revision 1) whose BAR 0, 16 KiB of 64-bit memory, holds the common
  * configuration (0x0000), the ISR status byte (0x1000), the device
  * configuration (0x2000) and the notification area (0x3000, 4 bytes a
- * queue), each announced by a vendor capability in config space.
+ * queue), each announced by a vendor capability in config space, and a
+ * fifth capability reaches BAR 0 through config space alone.
  *
  * Feature negotiation follows the status bits: FEATURES_OK only sticks
  * when the driver took VERSION_1 and nothing the device did not offer.
@@ -101,6 +102,7 @@ struct virtio_pci {
 	uint16_t qsel;
 	struct virtio_queue q[VIRTIO_PCI_MAX_QUEUES];
 	int broken;                    /* the device gave up on this driver: it waits for a reset */
+	uint8_t pci_cfg;               /* config offset of the PCI configuration access capability */
 };
 
 /* Set the function up, its BAR 0 at bar_addr (16 KiB aligned; 0: let the guest place it). */

@@ -291,7 +291,7 @@ static void t_bar_write(struct pci_dev *d, int bar, uint64_t off, const void *da
 	last_off = off;
 }
 
-static const struct pci_bar_ops t_ops = { t_bar_read, t_bar_write };
+static const struct pci_bar_ops t_ops = { t_bar_read, t_bar_write, NULL };
 
 START_TEST(pci_bars_size_move_and_decode)
 {
@@ -441,6 +441,15 @@ static void vp_open(void)
 	cfg_write(&vbus, 2, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
 }
 
+/* The config offset of the PCI configuration access capability (cfg_type 5), 0 if none. */
+static unsigned vp_cfg_cap(void)
+{
+	for (unsigned at = vp.pci.cfg[PCI_CAP_PTR]; at; at = vp.pci.cfg[at + 1])
+		if (vp.pci.cfg[at] == PCI_CAP_ID_VNDR && vp.pci.cfg[at + 3] == 5)
+			return at;
+	return 0;
+}
+
 /* The driver's start, as VIRTIO 3.1.1 orders it; returns the status it reads back. */
 static uint32_t negotiate(uint64_t features)
 {
@@ -479,10 +488,43 @@ START_TEST(virtio_pci_announces_its_regions)
 			ck_assert_uint_eq(off, VIRTIO_PCI_ISR);
 		if (type == 4)
 			ck_assert_uint_eq(cfg_read(&vbus, 2, at + 12, 4), 8);
+		if (type == 5)
+			ck_assert_uint_eq(cfg_read(&vbus, 2, at + 2, 1), 20);
 	}
-	ck_assert_uint_eq(types, 0x1e);
+	ck_assert_uint_eq(types, 0x3e);
 	ck_assert_uint_eq(vr(VIRTIO_COMMON_NUMQ, 2), 3);
 	ck_assert_uint_eq(vr(VIRTIO_COMMON_MSIX, 2), VIRTIO_MSI_NO_VECTOR);
+}
+END_TEST
+
+/* The PCI configuration access capability: BAR 0 through config space alone. */
+START_TEST(virtio_pci_reaches_its_bar_through_config_space)
+{
+	unsigned at;
+
+	vp_open();
+	at = vp_cfg_cap();
+	ck_assert_uint_ne(at, 0);
+	cfg_write(&vbus, 2, at + 4, 0, 1);                          /* bar 0 */
+	cfg_write(&vbus, 2, at + 8, VIRTIO_COMMON_NUMQ, 4);          /* offset */
+	cfg_write(&vbus, 2, at + 12, 2, 4);                          /* length */
+	ck_assert_uint_eq(cfg_read(&vbus, 2, at + 16, 2), 3);       /* num_queues */
+	cfg_write(&vbus, 2, at + 8, VIRTIO_COMMON_STATUS, 4);
+	cfg_write(&vbus, 2, at + 12, 1, 4);
+	cfg_write(&vbus, 2, at + 16, VIRTIO_STATUS_ACKNOWLEDGE, 1);
+	ck_assert_uint_eq(vr(VIRTIO_COMMON_STATUS, 1), VIRTIO_STATUS_ACKNOWLEDGE);
+	/* Outside the BAR, or a length the window cannot hold: nothing happens. */
+	cfg_write(&vbus, 2, at + 8, VIRTIO_PCI_BAR_SIZE - 1, 4);
+	cfg_write(&vbus, 2, at + 12, 4, 4);
+	cfg_write(&vbus, 2, at + 16, 0xffffffff, 4);
+	cfg_write(&vbus, 2, at + 12, 8, 4);
+	cfg_write(&vbus, 2, at + 16, 0, 4);
+	ck_assert_uint_eq(vr(VIRTIO_COMMON_STATUS, 1), VIRTIO_STATUS_ACKNOWLEDGE);
+	/* Memory decoding off does not close the window: it is config space. */
+	cfg_write(&vbus, 2, PCI_COMMAND, 0, 2);
+	cfg_write(&vbus, 2, at + 8, VIRTIO_COMMON_NUMQ, 4);
+	cfg_write(&vbus, 2, at + 12, 2, 4);
+	ck_assert_uint_eq(cfg_read(&vbus, 2, at + 16, 2), 3);
 }
 END_TEST
 
@@ -823,6 +865,7 @@ static Suite *devices_suite(void)
 	tc = tcase_create("virtio-pci");
 	tcase_add_test(tc, virtio_pci_announces_its_regions);
 	tcase_add_test(tc, virtio_pci_negotiates_features);
+	tcase_add_test(tc, virtio_pci_reaches_its_bar_through_config_space);
 	tcase_add_test(tc, virtio_pci_sets_queues_up_and_takes_kicks);
 	tcase_add_test(tc, virtio_pci_fails_a_bad_driver_until_reset);
 	suite_add_tcase(s, tc);
