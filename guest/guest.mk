@@ -12,7 +12,9 @@ GUEST_R3  := $(GUEST_CF)
 GUEST_K_OBJS := $(patsubst guest/%,$(GB)/%.o,$(basename $(wildcard guest/kernel/*.c guest/kernel/*.S)))
 GUEST_L_OBJS := $(patsubst guest/%.c,$(GB)/%.o,$(wildcard guest/lib/*.c))
 GUEST_W_SRCS := $(wildcard guest/workloads/*.c)
-GUEST_U_OBJS := $(patsubst guest/%.c,$(GB)/%.o,$(wildcard guest/user/*.c) $(GUEST_W_SRCS)) $(GB)/user/hist.o
+GUEST_D_SRCS := $(wildcard balloon-driver/*.c)
+GUEST_U_OBJS := $(patsubst guest/%.c,$(GB)/%.o,$(wildcard guest/user/*.c) $(GUEST_W_SRCS)) $(GB)/user/hist.o \
+                $(patsubst %.c,$(GB)/%.o,$(GUEST_D_SRCS))
 
 # One rule per source kind; ring 0's objects (and lib/, which ring 0 calls)
 # get the no-SSE flags.
@@ -24,6 +26,10 @@ $(GB)/%.o: guest/%.c
 $(GB)/%.o: guest/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_FLAGS) -c $< -o $@
+# The balloon driver runs in ring 3.
+$(GB)/balloon-driver/%.o: balloon-driver/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_R3) -c $< -o $@
 # mm/'s latency histogram, reused as is by memstress.
 $(GB)/user/hist.o: mm/hist.c
 	@mkdir -p $(dir $@)
@@ -37,11 +43,14 @@ $(BUILD)/guest.elf: $(GUEST_K_OBJS) $(GUEST_L_OBJS) $(GUEST_U_OBJS) guest/kernel
 # as a Linux process: the peer of the guest in `make bench`.
 HB := $(BUILD)/host-ms
 HOST_MS_OBJS := $(patsubst guest/%.c,$(HB)/%.o,$(GUEST_W_SRCS) $(wildcard guest/lib/*.c)) $(HB)/hist.o \
-                $(HB)/host/memstress_host.o
+                $(HB)/host/memstress_host.o $(patsubst %.c,$(HB)/%.o,$(GUEST_D_SRCS))
 # Not on a host: libc has the string functions, and there is no line port.
 HOST_MS_OBJS := $(filter-out $(HB)/lib/string.o $(HB)/lib/line.o,$(HOST_MS_OBJS))
 
 $(HB)/%.o: guest/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_R3) -c $< -o $@
+$(HB)/balloon-driver/%.o: balloon-driver/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_R3) -c $< -o $@
 $(HB)/hist.o: mm/hist.c

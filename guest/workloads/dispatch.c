@@ -13,6 +13,7 @@ const struct workload common_workloads[] = {
 	{ "zeroboot", wl_zeroboot },
 	{ "dup", wl_dup },
 	{ "lspci", wl_lspci },
+	{ "balloon", wl_balloon },
 	{ 0, 0 },
 };
 

@@ -1,0 +1,231 @@
+#include "vballoon.h"
+
+#include "guest/lib/io.h"
+#include "guest/workloads/plat.h"
+
+#define PAGE 4096u
+#define VENDOR_VIRTIO 0x1af4u
+#define DEVICE_BALLOON 0x1045u
+
+/* Common configuration offsets and status bits (VIRTIO 1.x 4.1.4.3). */
+enum {
+	DFSELECT = 0x00, DF = 0x04, GFSELECT = 0x08, GF = 0x0c, STATUS = 0x14, Q_SELECT = 0x16, Q_SIZE = 0x18,
+	Q_ENABLE = 0x1c, Q_NOFF = 0x1e, Q_DESC = 0x20, Q_AVAIL = 0x28, Q_USED = 0x30,
+};
+enum { ACK = 1, DRIVER = 2, DRIVER_OK = 4, FEATURES_OK = 8 };
+
+static uint32_t cfg_read(unsigned slot, unsigned reg)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	return inl(0xcfc);
+}
+
+static void cfg_write(unsigned slot, unsigned reg, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	outl(0xcfc, v);
+}
+
+/* BAR 0 through the configuration access capability: offset, length, then the data bytes. */
+static void window(struct vballoon *b, uint32_t off, unsigned len)
+{
+	cfg_write(b->slot, b->cfgcap + 8, off);
+	cfg_write(b->slot, b->cfgcap + 12, len);
+}
+
+static uint32_t bar_read(struct vballoon *b, uint32_t off, unsigned len)
+{
+	uint32_t v;
+
+	window(b, off, len);
+	v = cfg_read(b->slot, b->cfgcap + 16);
+	return len == 4 ? v : v & ((1u << (8 * len)) - 1);
+}
+
+static void bar_write(struct vballoon *b, uint32_t off, unsigned len, uint32_t v)
+{
+	window(b, off, len);
+	cfg_write(b->slot, b->cfgcap + 16, v);
+}
+
+static void bar_write64(struct vballoon *b, uint32_t off, uint64_t v)
+{
+	bar_write(b, off, 4, (uint32_t)v);
+	bar_write(b, off + 4, 4, (uint32_t)(v >> 32));
+}
+
+/* The slot of the balloon on bus 0, or -1. */
+static int find(void)
+{
+	for (unsigned slot = 0; slot < 32; slot++)
+		if (cfg_read(slot, 0) == (DEVICE_BALLOON << 16 | VENDOR_VIRTIO))
+			return (int)slot;
+	return -1;
+}
+
+/* Read the virtio capabilities: where each region lives in BAR 0. */
+static int read_caps(struct vballoon *b)
+{
+	unsigned seen = 0;
+
+	for (unsigned at = cfg_read(b->slot, 0x34) & 0xfc, n = 0; at && n < 48; n++) {
+		uint32_t head = cfg_read(b->slot, at);
+		unsigned type = head >> 24 & 0xff;
+		uint32_t off = cfg_read(b->slot, at + 8);
+
+		if ((head & 0xff) == 0x09 && (cfg_read(b->slot, at + 4) & 0xff) == 0) {
+			seen |= 1u << type;
+			if (type == 1)
+				b->common = off;
+			else if (type == 2) {
+				b->notify = off;
+				b->notify_mult = cfg_read(b->slot, at + 16);
+			} else if (type == 4)
+				b->device = off;
+			else if (type == 5)
+				b->cfgcap = at;
+		}
+		at = head >> 8 & 0xfc;
+	}
+	return (seen & 0x36) == 0x36 ? 0 : -1; /* common, notify, device, pci-cfg */
+}
+
+static int setup_queue(struct vballoon *b, unsigned qn)
+{
+	struct vb_queue *q = &b->q[qn];
+	uint16_t size;
+
+	bar_write(b, b->common + Q_SELECT, 2, qn);
+	size = (uint16_t)bar_read(b, b->common + Q_SIZE, 2);
+	if (!size)
+		return -1;
+	q->size = size < 64 ? size : 64;
+	q->desc = plat_alloc(PAGE);
+	q->avail = plat_alloc(PAGE);
+	q->used = plat_alloc(PAGE);
+	if (!q->desc || !q->avail || !q->used)
+		return -1;
+	bar_write(b, b->common + Q_SIZE, 2, q->size);
+	bar_write64(b, b->common + Q_DESC, (uint64_t)(uintptr_t)q->desc);
+	bar_write64(b, b->common + Q_AVAIL, (uint64_t)(uintptr_t)q->avail);
+	bar_write64(b, b->common + Q_USED, (uint64_t)(uintptr_t)q->used);
+	q->notify_off = (uint16_t)bar_read(b, b->common + Q_NOFF, 2);
+	bar_write(b, b->common + Q_ENABLE, 2, 1);
+	return bar_read(b, b->common + Q_ENABLE, 2) == 1 ? 0 : -1;
+}
+
+int vballoon_probe(struct vballoon *b)
+{
+	int slot = find();
+	uint32_t status;
+
+	for (unsigned i = 0; i < sizeof(*b); i++)
+		((uint8_t *)b)[i] = 0;
+	if (slot < 0) {
+		plat_say("balloon: no virtio-balloon on PCI bus 0 (was the VMM run with --no-balloon?)");
+		return -1;
+	}
+	b->slot = (unsigned)slot;
+	if (read_caps(b)) {
+		plat_say("balloon: 00:%02x.0 lacks a virtio capability it needs", b->slot);
+		return -1;
+	}
+	/* VIRTIO 3.1.1: reset, acknowledge, negotiate, set the queues up, go. */
+	bar_write(b, b->common + STATUS, 1, 0);
+	bar_write(b, b->common + STATUS, 1, ACK);
+	bar_write(b, b->common + STATUS, 1, ACK | DRIVER);
+	bar_write(b, b->common + DFSELECT, 4, 1);
+	if (!(bar_read(b, b->common + DF, 4) & 1)) {
+		plat_say("balloon: the device does not offer VIRTIO_F_VERSION_1");
+		return -1;
+	}
+	bar_write(b, b->common + DFSELECT, 4, 0);
+	bar_write(b, b->common + GFSELECT, 4, 0);
+	bar_write(b, b->common + GF, 4, bar_read(b, b->common + DF, 4) & 1u); /* MUST_TELL_HOST, if offered */
+	bar_write(b, b->common + GFSELECT, 4, 1);
+	bar_write(b, b->common + GF, 4, 1);                                   /* VERSION_1 */
+	bar_write(b, b->common + STATUS, 1, ACK | DRIVER | FEATURES_OK);
+	if (!(bar_read(b, b->common + STATUS, 1) & FEATURES_OK)) {
+		plat_say("balloon: the device refused our features");
+		return -1;
+	}
+	b->pfns = plat_alloc(PAGE);
+	b->maxchunks = (uint32_t)(plat_ram_bytes() / PAGE / VB_CHUNK + 1);
+	b->chunks = plat_alloc((uint64_t)b->maxchunks * sizeof(struct vb_chunk));
+	if (!b->pfns || !b->chunks || setup_queue(b, 0) || setup_queue(b, 1)) {
+		plat_say("balloon: cannot set the queues up");
+		return -1;
+	}
+	bar_write(b, b->common + STATUS, 1, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+	status = bar_read(b, b->common + STATUS, 1);
+	plat_say("balloon: virtio-balloon at 00:%02x.0 ready: queues of %u, status 0x%x, target %u pages", b->slot,
+		 b->q[0].size, status, vballoon_target(b));
+	return status & 0x40 ? -1 : 0; /* DEVICE_NEEDS_RESET */
+}
+
+uint32_t vballoon_target(struct vballoon *b)
+{
+	return bar_read(b, b->device + 0, 4);
+}
+
+/* Hand n page numbers to queue qn and wait for the device to take them. */
+static int tell(struct vballoon *b, unsigned qn, uint64_t gpa, uint32_t n)
+{
+	struct vb_queue *q = &b->q[qn];
+	uint64_t addr = (uint64_t)(uintptr_t)b->pfns;
+	uint32_t len = 4 * n;
+	uint16_t flags = 0, next = 0, head = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		b->pfns[i] = (uint32_t)(gpa / PAGE + i);
+	__builtin_memcpy(q->desc, &addr, 8);
+	__builtin_memcpy(q->desc + 8, &len, 4);
+	__builtin_memcpy(q->desc + 12, &flags, 2);
+	__builtin_memcpy(q->desc + 14, &next, 2);
+	q->avail[2 + q->avail_idx % q->size] = head;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	q->avail[1] = ++q->avail_idx;
+	bar_write(b, b->notify + q->notify_off * b->notify_mult, 2, qn);
+	b->requests++;
+	/* The device takes the buffer while handling the notification. */
+	for (unsigned spin = 0; q->used[1] != q->avail_idx; spin++)
+		if (spin > 1000000)
+			return -1;
+	return 0;
+}
+
+int64_t vballoon_step(struct vballoon *b)
+{
+	uint64_t target = vballoon_target(b);
+
+	if (b->held < target) {
+		uint32_t n = target - b->held < VB_CHUNK ? (uint32_t)(target - b->held) : VB_CHUNK;
+		void *p = 0;
+
+		/* Smaller runs when the pool has no long one left. */
+		while (n && !(p = plat_alloc((uint64_t)n * PAGE)))
+			n /= 2;
+		if (!p || b->nchunks == b->maxchunks)
+			return 0;
+		if (tell(b, 0, (uint64_t)(uintptr_t)p, n)) {
+			plat_free(p, (uint64_t)n * PAGE);
+			return 0;
+		}
+		b->chunks[b->nchunks++] = (struct vb_chunk){ (uint64_t)(uintptr_t)p, n };
+		b->held += n;
+		bar_write(b, b->device + 4, 4, (uint32_t)b->held); /* actual */
+		return n;
+	}
+	if (b->held > target && b->nchunks && b->held - b->chunks[b->nchunks - 1].pages >= target) {
+		struct vb_chunk c = b->chunks[--b->nchunks];
+
+		/* Tell the host first, then use the pages again (MUST_TELL_HOST). */
+		if (tell(b, 1, c.gpa, c.pages))
+			return 0;
+		plat_free((void *)(uintptr_t)c.gpa, (uint64_t)c.pages * PAGE);
+		b->held -= c.pages;
+		bar_write(b, b->device + 4, 4, (uint32_t)b->held);
+		return -(int64_t)c.pages;
+	}
+	return 0;
+}
