@@ -1,6 +1,7 @@
 /*
  * Unit tests for mm/, the memory manager library: no KVM involved.
  */
+#include "../../mm/alloc_policy.h"
 #include "../../mm/memstate.h"
 #include "../../mm/pshare.h"
 #include "../../mm/slots.h"
@@ -350,6 +351,85 @@ START_TEST(pshare_table_finds_frames_and_hints_by_hash_and_group)
 }
 END_TEST
 
+/* ---- allocation between VMs ------------------------------------------------ */
+
+START_TEST(idle_memory_costs_four_times_an_active_page)
+{
+	struct alloc_vm busy = { .shares = 1000, .active = 1.0 }, idle = { .shares = 1000, .active = 0.0 };
+
+	/* tau = 0.75: k = 4, so an idle page costs four active ones. */
+	ck_assert_double_eq_tol(alloc_ratio(&busy, 1000, 0.75), 1.0, 1e-9);
+	ck_assert_double_eq_tol(alloc_ratio(&idle, 1000, 0.75), 0.25, 1e-9);
+	idle.active = 0.5;  /* half active: 0.5 + 4 * 0.5 = 2.5 */
+	ck_assert_double_eq_tol(alloc_ratio(&idle, 1000, 0.75), 0.4, 1e-9);
+	/* No tax: shares per page alone. */
+	ck_assert_double_eq_tol(alloc_ratio(&idle, 1000, 0.0), 1.0, 1e-9);
+}
+END_TEST
+
+START_TEST(revocation_takes_from_the_idle_vm_first)
+{
+	struct alloc_vm v[2] = {
+		{ .memsz = 1000, .consumed = 800, .shares = 1000, .active = 0.05, .balloon = 1 },
+		{ .memsz = 1000, .consumed = 800, .shares = 1000, .active = 0.9, .balloon = 1 },
+	};
+
+	alloc_targets(v, 2, 1200, 0.75);
+	ck_assert_uint_eq(v[0].target + v[1].target, 1200);
+	ck_assert_uint_lt(v[0].target, v[1].target);
+	ck_assert_uint_eq(v[1].target, 800);       /* the busy VM keeps all it uses */
+	ck_assert_uint_eq(v[0].balloon_target, 400);
+	ck_assert_uint_eq(v[1].balloon_target, 0);
+	/* Plenty for both: no balloon. */
+	alloc_targets(v, 2, 5000, 0.75);
+	ck_assert_uint_eq(v[0].balloon_target + v[1].balloon_target, 0);
+}
+END_TEST
+
+START_TEST(shares_set_the_split_and_reservations_and_limits_hold)
+{
+	struct alloc_vm v[2] = {
+		{ .memsz = 1000, .consumed = 1000, .shares = 2000, .active = 1.0, .balloon = 1 },
+		{ .memsz = 1000, .consumed = 1000, .shares = 1000, .active = 1.0, .balloon = 1 },
+	};
+
+	/* Equal activity, shares 2:1: the targets split about 2:1. */
+	alloc_targets(v, 2, 1200, 0.75);
+	ck_assert_uint_eq(v[0].target + v[1].target, 1200);
+	ck_assert_uint_ge(v[0].target, 780);
+	ck_assert_uint_le(v[0].target, 820);
+	/* A reservation is never taken. */
+	v[1].reservation = 600;
+	alloc_targets(v, 2, 1200, 0.75);
+	ck_assert_uint_ge(v[1].target, 600);
+	ck_assert_uint_eq(v[0].target, 600);
+	/* Less than the reservations: they hold anyway (the host swaps instead). */
+	alloc_targets(v, 2, 100, 0.75);
+	ck_assert_uint_eq(v[1].target, 600);
+	ck_assert_uint_eq(v[0].target, 0);
+	/* A limit caps a VM even with memory to spare, and its balloon takes the rest. */
+	v[1].reservation = 0;
+	v[0].limit = 300;
+	alloc_targets(v, 2, 5000, 0.75);
+	ck_assert_uint_eq(v[0].target, 300);
+	ck_assert_uint_eq(v[0].balloon_target, 700);
+	/* Without a balloon, no balloon target. */
+	v[0].balloon = 0;
+	alloc_targets(v, 2, 5000, 0.75);
+	ck_assert_uint_eq(v[0].balloon_target, 0);
+}
+END_TEST
+
+START_TEST(memory_states_call_for_the_seeds_table_3)
+{
+	ck_assert_uint_eq(memstate_actions(MEM_HIGH), ACT_SHARE);
+	ck_assert_uint_eq(memstate_actions(MEM_SOFT), ACT_SHARE | ACT_BALLOON);
+	ck_assert_uint_eq(memstate_actions(MEM_HARD), ACT_SHARE | ACT_BALLOON | ACT_COMPRESS | ACT_SWAP);
+	ck_assert_uint_eq(memstate_actions(MEM_LOW),
+			  ACT_SHARE | ACT_BALLOON | ACT_COMPRESS | ACT_SWAP | ACT_BLOCK);
+}
+END_TEST
+
 static Suite *mm_suite(void)
 {
 	Suite *s = suite_create("mm");
@@ -372,6 +452,13 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, zip_same_filled_pages);
 	tcase_add_test(tc, zpool_packs_by_class_and_frees_whole_chunks);
 	tcase_add_test(tc, zpool_stops_at_its_cap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("allocation");
+	tcase_add_test(tc, idle_memory_costs_four_times_an_active_page);
+	tcase_add_test(tc, revocation_takes_from_the_idle_vm_first);
+	tcase_add_test(tc, shares_set_the_split_and_reservations_and_limits_hold);
+	tcase_add_test(tc, memory_states_call_for_the_seeds_table_3);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sharing");
