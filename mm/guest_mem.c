@@ -717,6 +717,14 @@ uint64_t guest_mem_overhead(struct guest_mem *gm)
 	return meta_bytes(gm) + buffer_bytes(gm) + mapped * 8 + mapped * 8 / 512;
 }
 
+void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned)
+{
+	pthread_mutex_lock(&gm->lock);
+	*consumed = held_pages(gm);
+	*ballooned = gm->n_state[GM_BALLOONED];
+	pthread_mutex_unlock(&gm->lock);
+}
+
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 {
 	memset(s, 0, sizeof(*s));

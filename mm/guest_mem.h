@@ -188,6 +188,13 @@ struct guest_mem {
 	uint64_t rng;
 	double active_frac;          /* smoothed fraction of pages touched per period */
 
+	/* Allocation (set by the VMM before the host's thread starts; the targets by that thread). */
+	unsigned shares;             /* 0: ALLOC_DEFAULT_SHARES */
+	uint64_t reservation, limit; /* pages; limit 0: none */
+	void (*balloon_set)(void *ctx, uint64_t pages);  /* NULL: no balloon the policy may steer */
+	void *balloon_ctx;
+	uint64_t sztgt, mctltgt;     /* the policy's last targets, pages */
+
 	void (*fatal)(void *ctx, const char *msg);
 	void *fatal_ctx;
 	void (*log)(void *ctx, const char *msg);
@@ -277,6 +284,9 @@ uint64_t guest_mem_report_free(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 void guest_mem_sample(struct guest_mem *gm);
 
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *st);
+
+/* The two figures the allocation policy needs, cheaply: pages consumed and ballooned. */
+void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned);
 
 /*
  * For the reclaim thread: bytes this VM holds beyond its active estimate

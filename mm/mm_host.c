@@ -1,4 +1,5 @@
 #include "mm_host.h"
+#include "alloc_policy.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@ void mm_host_init(struct mm_host *h, uint64_t budget)
 {
 	memset(h, 0, sizeof(*h));
 	h->budget = budget;
+	h->idle_tax = ALLOC_DEFAULT_TAX;
 	memstate_init(&h->ms, budget);
 	pthread_mutex_init(&h->lock, NULL);
 	{
@@ -185,10 +187,49 @@ void mm_host_step(struct mm_host *h)
 		reclaim(h);
 }
 
+/*
+ * ESX's allocation: targets for every VM out of what the host can give
+ * while staying out of the soft state, and balloon targets that bring
+ * each VM to its target (vms_lock held).  A VM takes memory back as soon
+ * as there is room: its balloon target falls with the others' demand.
+ */
+static void balloon_pass(struct mm_host *h)
+{
+	struct alloc_vm v[MM_HOST_MAX_VMS];
+	uint64_t vm_pages = 0, all = atomic_load(&h->consumed_pages), frames, keep, spend, avail;
+
+	for (unsigned i = 0; i < h->nvms; i++) {
+		struct guest_mem *gm = h->vms[i];
+		uint64_t consumed, ballooned;
+
+		guest_mem_usage(gm, &consumed, &ballooned);
+		v[i] = (struct alloc_vm){
+			.memsz = gm->npages, .consumed = consumed, .ballooned = ballooned,
+			.reservation = gm->reservation, .limit = gm->limit, .active = gm->active_frac,
+			.shares = gm->shares ? gm->shares : ALLOC_DEFAULT_SHARES, .balloon = gm->balloon_set != NULL,
+		};
+		vm_pages += v[i].consumed;
+	}
+	/* Shared frames and caches are the host's: what is left is the VMs'. */
+	frames = all > vm_pages ? all - vm_pages : 0;
+	keep = h->ms.leave[MEM_SOFT] + atomic_load(&h->overhead_bytes) + (uint64_t)atomic_load(&h->zip_bytes);
+	spend = h->budget > keep ? (h->budget - keep) / GM_PAGE : 0;
+	avail = spend > frames ? spend - frames : 0;
+	alloc_targets(v, h->nvms, avail, h->idle_tax);
+	for (unsigned i = 0; i < h->nvms; i++) {
+		struct guest_mem *gm = h->vms[i];
+
+		gm->sztgt = v[i].target;
+		gm->mctltgt = v[i].balloon_target;
+		if (gm->balloon_set)
+			gm->balloon_set(gm->balloon_ctx, v[i].balloon_target);
+	}
+}
+
 static void *host_thread(void *arg)
 {
 	struct mm_host *h = arg;
-	uint64_t next_sample = now_ms() + MM_SAMPLE_PERIOD_MS;
+	uint64_t next_sample = now_ms() + MM_SAMPLE_PERIOD_MS, next_balloon = now_ms();
 
 	while (!atomic_load(&h->stop)) {
 		enum mem_state s;
@@ -203,6 +244,10 @@ static void *host_thread(void *arg)
 				guest_mem_sample(h->vms[i]);
 			}
 			next_sample += MM_SAMPLE_PERIOD_MS;
+		}
+		if (now_ms() >= next_balloon) {
+			balloon_pass(h);
+			next_balloon = now_ms() + MM_BALLOON_PERIOD_MS;
 		}
 		pthread_rwlock_unlock(&h->vms_lock);
 		pthread_mutex_lock(&h->lock);

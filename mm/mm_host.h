@@ -26,6 +26,7 @@
 #define MM_IDLE_PERIOD_MS 50         /* in high and soft */
 #define MM_SAMPLE_PERIOD_MS 1000     /* TCHD sampling and reconciliation */
 #define MM_RECLAIM_SLICE_MS 50       /* longest reclaim pass before other duties */
+#define MM_BALLOON_PERIOD_MS 200     /* allocation and balloon targets are recomputed this often */
 
 struct mm_host_stats {
 	enum mem_state state;
@@ -56,6 +57,7 @@ struct mm_host {
 	int swap_exhausted;
 	uint64_t last_log_ms;        /* state-change lines are rate limited */
 	unsigned quiet_transitions;
+	double idle_tax;             /* tau (ALLOC_DEFAULT_TAX) */
 	void (*log)(void *ctx, const char *msg);
 	void *log_ctx;
 };

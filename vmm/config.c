@@ -45,7 +45,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		      unsigned *seen, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct", "share_group",
-					    "share_rate", "balloon" };
+					    "share_rate", "balloon", "shares", "reservation", "limit" };
 	char serr[160];
 	unsigned bit = 0;
 
@@ -54,7 +54,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 			break;
 	if (bit == sizeof(keys) / sizeof(keys[0]))
 		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct, share_group, "
-			   "share_rate, balloon)", key);
+			   "share_rate, balloon, shares, reservation, limit)", key);
 	if (*seen & (1u << bit))
 		return ERR("--vm: key '%s' given twice", key);
 	*seen |= 1u << bit;
@@ -93,9 +93,21 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		if (parse_uint(value, 100, 10000000, &vm->share_rate))
 			return ERR("--vm: bad share_rate '%s': expected 100-10000000 pages a second", value);
 		return 0;
-	default:
+	case 7:
 		if (size_parse(value, &vm->balloon, serr, sizeof(serr)) || vm->balloon % 4096)
 			return ERR("--vm: bad balloon '%s': a size in whole 4 KiB pages", value);
+		return 0;
+	case 8:
+		if (parse_uint(value, 1, 1000000, &vm->shares))
+			return ERR("--vm: bad shares '%s': expected 1-1000000", value);
+		return 0;
+	case 9:
+		if (size_parse(value, &vm->reservation, serr, sizeof(serr)))
+			return ERR("--vm reservation: %s", serr);
+		return 0;
+	default:
+		if (size_parse(value, &vm->limit, serr, sizeof(serr)) || vm->limit == 0)
+			return ERR("--vm: bad limit '%s': a size above 0", value);
 		return 0;
 	}
 }
@@ -169,6 +181,7 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 	cfg->compress = 1;
 	cfg->share = 1;
 	cfg->balloon = 1;
+	cfg->idle_tax_pct = 75;
 	cfg->share_rate = SHARE_DEFAULT_RATE;
 	cfg->zip_level = ZIP_DEFAULT_LEVEL;
 	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
@@ -208,6 +221,11 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 			cfg->compress = 0;
 		} else if (!strcmp(argv[i], "--no-balloon")) {
 			cfg->balloon = 0;
+		} else if (OPTION("--idle-tax")) {
+			if (!v)
+				return -1;
+			if (parse_uint(v, 0, 99, &cfg->idle_tax_pct))
+				return ERR("--idle-tax: '%s' is not a percentage from 0 to 99", v);
 		} else if (!strcmp(argv[i], "--no-share")) {
 			cfg->share = 0;
 		} else if (!strcmp(argv[i], "--ksm")) {

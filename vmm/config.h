@@ -23,6 +23,8 @@ struct vm_config {
 	unsigned share_group;       /* pages are shared only within a group (default 0) */
 	unsigned share_rate;        /* the scanner's most pages a second in this VM (0: no cap) */
 	uint64_t balloon;           /* balloon=SIZE: a target pinned from the start, bytes (0: none) */
+	unsigned shares;            /* shares=N (default ALLOC_DEFAULT_SHARES) */
+	uint64_t reservation, limit; /* bytes; limit 0: none */
 	int no_balloon;             /* from the host's --no-balloon */
 	const char *append;         /* guest command line, NULL: empty */
 	char *spec;                 /* owned copy of the --vm text (kernel points in) */
@@ -43,6 +45,7 @@ struct host_config {
 	unsigned share_rate;        /* --share-rate: pages a second, host-wide */
 	int ksm;                    /* --ksm: guest RAM MADV_MERGEABLE (the KSM peer) */
 	int balloon;                /* a virtio-balloon in every VM (default; --no-balloon) */
+	unsigned idle_tax_pct;      /* --idle-tax: tau in percent (default 75) */
 	int zip_level;              /* --zip-level: zstd level */
 	unsigned zip_threshold;     /* --zip-threshold: bytes a page must shrink to */
 	unsigned nvms;

@@ -98,6 +98,15 @@ int devices_mmio(struct vm_devices *d, uint64_t gpa, int write, void *data, unsi
 	return taken;
 }
 
+void devices_balloon_target(struct vm_devices *d, uint64_t pages)
+{
+	if (!d->balloon_on)
+		return;
+	pthread_mutex_lock(&d->lock);
+	virtio_balloon_set_target(&d->balloon, pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f)
 {
 	memset(f, 0, sizeof(*f));

@@ -45,4 +45,7 @@ struct balloon_figures {
 };
 void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f);
 
+/* A new balloon target, in pages (the driver sees it at its next look). */
+void devices_balloon_target(struct vm_devices *d, uint64_t pages);
+
 #endif

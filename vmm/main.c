@@ -49,6 +49,10 @@ static const char usage_text[] =
 "                      share_rate=N   most pages a second the sharing scanner\n"
 "                                  looks at in this VM (default: its even share)\n"
 "                      balloon=SIZE   balloon target pinned from the start\n"
+"                      shares=N       claim on memory against the other VMs\n"
+"                                  (default 1000)\n"
+"                      reservation=SIZE  memory never taken from this VM\n"
+"                      limit=SIZE     memory this VM never gets beyond\n"
 "  --append CMDLINE  guest command line of the --vm before it; the test guest\n"
 "                    reads \"workload=NAME key=value ...\" (see docs/guest.md)\n"
 "  --mem SIZE        single-VM shorthand: one VM named vm0 (with --kernel, --append)\n"
@@ -65,6 +69,8 @@ static const char usage_text[] =
 "                    measurement)\n"
 "  --no-share        no page-sharing scanner\n"
 "  --no-balloon      no virtio-balloon device in the VMs\n"
+"  --idle-tax PCT    ESX's idle memory tax, 0-99 (default 75: an idle page\n"
+"                    costs 4 active ones when memory is taken back)\n"
 "  --share-rate PAGES  pages the sharing scanner hashes a second, whole host\n"
 "                    (default 20000, about 1% of a core here)\n"
 "  --ksm             mark guest RAM MADV_MERGEABLE for Linux KSM (a bench peer;\n"
@@ -307,6 +313,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 					 .share = cfg->share, .ksm_mergeable = cfg->ksm };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
 	mm_host_init(&host, budget);
+	host.idle_tax = cfg->idle_tax_pct / 100.0;
 	host.log = host_log;
 	share_scan_init(&scan, &host, cfg->share_rate);
 	if (cfg->share) {

@@ -94,7 +94,8 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	if (anon >= 0)
 		fprintf(f, ",\"kernel_anon_mb\":%.2f", MB(anon));
 	/* The balloon (MCTLSZ, MCTLTGT) and what the guest reported free. */
-	fprintf(f, ",\"mctlsz_mb\":%.2f,\"reported_mb\":%.2f", MB(m.ballooned * GM_PAGE), MB(m.reported * GM_PAGE));
+	fprintf(f, ",\"mctlsz_mb\":%.2f,\"reported_mb\":%.2f,\"sztgt_mb\":%.2f", MB(m.ballooned * GM_PAGE),
+		MB(m.reported * GM_PAGE), MB(vm->gm.sztgt * GM_PAGE));
 	if (vm->has_balloon) {
 		struct balloon_figures bf = vm->last_balloon;
 

@@ -124,6 +124,14 @@ static void mem_log(void *ctx, const char *msg)
 	console_log(vm->name, "%s", msg);
 }
 
+/* The allocation policy's balloon target for this VM. */
+static void balloon_set(void *ctx, uint64_t pages)
+{
+	struct vm *vm = ctx;
+
+	devices_balloon_target(&vm->dev, pages);
+}
+
 /* The memory manager could not serve a fault: the VM cannot go on. */
 static void mem_fatal(void *ctx, const char *msg)
 {
@@ -244,10 +252,21 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	if (cfg->balloon > cfg->mem)
 		return ERR(EX_USAGE, "balloon=%llu MiB is more than the VM's memory",
 			   (unsigned long long)(cfg->balloon >> 20));
+	if (cfg->reservation > cfg->mem || (cfg->limit && cfg->limit < cfg->reservation))
+		return ERR(EX_USAGE, "reservation=%llu MiB is more than the VM's memory or its limit",
+			   (unsigned long long)(cfg->reservation >> 20));
+	vm->gm.shares = cfg->shares;
+	vm->gm.reservation = cfg->reservation / GM_PAGE;
+	vm->gm.limit = cfg->limit / GM_PAGE;
 	vm->dev_inited = 1;
 	vm->has_balloon = !cfg->no_balloon;
 	if (devices_init(&vm->dev, &vm->gm, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
 		return ERR(EX_OSERR, "cannot set up the VM's devices");
+	/* The policy steers the balloon, unless balloon=SIZE pinned its target. */
+	if (vm->has_balloon && !cfg->balloon) {
+		vm->gm.balloon_set = balloon_set;
+		vm->gm.balloon_ctx = vm;
+	}
 	vm->host = host;
 	vm->state = VM_CREATED;
 	return 0;

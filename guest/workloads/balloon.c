@@ -62,7 +62,9 @@ int wl_balloon(struct args *a)
 			reached = rdtsc_ordered();
 			plat_say("balloon: holding %lu pages (%lu MiB)%s, %lu ms after start, %lu requests",
 				 (unsigned long)b.held, (unsigned long)(b.held >> 8),
-				 b.held == target ? ", the target" : " (short of the target: the pool ran dry)",
+				 b.held == target ? ", the target" :
+				 b.held < target ? " (short of the target: the pool ran dry)" :
+				 " (above the target by less than a run: runs go back whole)",
 				 (unsigned long)(tsc_to_ns(reached - start, khz) / 1000000), (unsigned long)b.requests);
 		}
 		next_poll = rdtsc_ordered() + khz * 10;

@@ -489,11 +489,35 @@ assert abs(last["consumed_mb"] - last["kernel_anon_mb"]) <= 0.01 * last["memsz_m
 PY'
 }
 
+# The allocation policy keeps a VM within its limit through its balloon:
+# 96 MiB written and freed in a VM limited to 64 MiB, so 32 MiB goes to
+# the balloon.  (Sharing off: the freed pages are all alike.)
+t_limit_is_kept_by_the_balloon() {
+	vmm run --no-share --stats "$WORK/s.jsonl" --vm name=vm0,mem=128M,limit=64M \
+		--append "workload=balloon secs=3 warm=96M"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 inflated)" -ge 8000 ]'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+run = [r for r in rows if r.get("vm") == "vm0" and r["run_state"] == "running"]
+held = [r for r in run if r["mctlsz_mb"] >= 30]
+assert held, run
+for r in held:
+    assert r["consumed_mb"] <= 64.5 and r["sztgt_mb"] <= 64, r
+PY'
+}
+
 t_balloon_driver_without_a_device() {
 	vmm run --no-balloon --mem 64M --append "workload=balloon secs=1"
 	expect '[ $RC -eq 3 ]'
 	expect 'grep -q "no virtio-balloon on PCI bus 0" "$OUT"'
 }
+
+t_bad_shares() { bad_input 64 "bad shares" run --vm name=a,mem=16M,shares=0; }
+t_bad_limit() { bad_input 64 "bad limit" run --vm name=a,mem=16M,limit=0; }
+t_bad_reservation() { bad_input 64 "more than the VM's memory or its limit" run --vm name=a,mem=16M,reservation=8M,limit=4M; }
+t_bad_idle_tax() { bad_input 64 "percentage from 0 to 99" run --idle-tax 100 --mem 16M; }
 
 t_bad_balloon_size() { bad_input 64 "bad balloon" run --vm name=a,mem=16M,balloon=5k; }
 t_bad_balloon_too_big() { bad_input 64 "more than the VM's memory" run --vm name=a,mem=16M,balloon=32M; }
