@@ -29,7 +29,7 @@ static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
-"               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon]\n"
+"               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon] [--idle-tax PCT]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
