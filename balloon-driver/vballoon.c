@@ -194,6 +194,44 @@ static int tell(struct vballoon *b, unsigned qn, uint64_t gpa, uint32_t n)
 	return 0;
 }
 
+static void put_desc(struct vb_queue *q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	uint8_t *d = q->desc + 16u * i;
+
+	__builtin_memcpy(d, &addr, 8);
+	__builtin_memcpy(d + 8, &len, 4);
+	__builtin_memcpy(d + 12, &flags, 2);
+	__builtin_memcpy(d + 14, &next, 2);
+}
+
+uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind)
+{
+	struct vb_queue *q = &b->q[0];
+	uint64_t pfns = (uint64_t)(uintptr_t)b->pfns;
+
+	switch (kind) {
+	case 0: /* 0 -> 1 -> 0 ... */
+		put_desc(q, 0, pfns, 4, 1, 1);
+		put_desc(q, 1, pfns, 4, 1, 0);
+		break;
+	case 1:
+		put_desc(q, 0, plat_ram_bytes() + PAGE, 4, 0, 0);
+		break;
+	case 2:
+		put_desc(q, 0, pfns, 0xffffffffu, 0, 0);
+		break;
+	default:
+		b->pfns[0] = (uint32_t)(plat_ram_bytes() / PAGE + 10);
+		put_desc(q, 0, pfns, 4, 0, 0);
+		break;
+	}
+	q->avail[2 + q->avail_idx % q->size] = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	q->avail[1] = ++q->avail_idx;
+	bar_write(b, b->notify + q->notify_off * b->notify_mult, 2, 0);
+	return bar_read(b, b->common + STATUS, 1);
+}
+
 int64_t vballoon_step(struct vballoon *b)
 {
 	uint64_t target = vballoon_target(b);

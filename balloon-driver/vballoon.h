@@ -57,4 +57,11 @@ uint32_t vballoon_target(struct vballoon *b);
  */
 int64_t vballoon_step(struct vballoon *b);
 
+/*
+ * For the hostile-guest tests only: hand the inflate queue one broken
+ * request (0 a descriptor loop, 1 a buffer outside RAM, 2 a 4 GiB
+ * buffer, 3 a page number outside RAM) and return the device status.
+ */
+uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind);
+
 #endif

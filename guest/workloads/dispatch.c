@@ -14,6 +14,7 @@ const struct workload common_workloads[] = {
 	{ "dup", wl_dup },
 	{ "lspci", wl_lspci },
 	{ "balloon", wl_balloon },
+	{ "badvirtio", wl_badvirtio },
 	{ 0, 0 },
 };
 

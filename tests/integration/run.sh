@@ -508,6 +508,36 @@ for r in held:
 PY'
 }
 
+# A hostile driver: each kind of broken request gets its device marked
+# broken with a log line; the other VM runs on and its memory is intact.
+t_badvirtio_breaks_only_its_own_device() {
+	vmm run --stats "$WORK/s.jsonl" \
+		--vm name=loop,mem=32M --append "workload=badvirtio kind=loop" \
+		--vm name=range,mem=32M --append "workload=badvirtio kind=range" \
+		--vm name=huge,mem=32M --append "workload=badvirtio kind=huge" \
+		--vm name=pfn,mem=32M --append "workload=badvirtio kind=pfn" \
+		--vm name=good,mem=64M --append "workload=verify size=32M passes=2"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result good bad_pages)" = 0 ]'
+	for v in loop range huge pfn; do
+		expect "[ \"\$(result $v needs_reset)\" = 1 ]"
+		expect "grep -q \"vmm: $v: virtio device 5: .*device marked broken until the driver resets it\" \"\$ERR\""
+	done
+	expect 'grep -q "vmm: range: .*outside guest RAM" "$ERR" && grep -q "vmm: pfn: .*page number .* is outside guest RAM" "$ERR"'
+	expect '! grep -q "vmm: good: virtio" "$ERR"'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+last = {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "vm" in r:
+        last[r["vm"]] = r
+for v in ("loop", "range", "huge", "pfn"):
+    assert last[v]["balloon_broken"] is True and last[v]["mctlsz_mb"] == 0, last[v]
+assert last["good"]["balloon_broken"] is False, last["good"]
+PY'
+}
+
 t_balloon_driver_without_a_device() {
 	vmm run --no-balloon --mem 64M --append "workload=balloon secs=1"
 	expect '[ $RC -eq 3 ]'
