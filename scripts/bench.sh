@@ -218,7 +218,8 @@ fi
 PEER_SECS=${PEER_SECS:-15}
 VM_MEM=384; BUDGET=512
 C_ARGS="workload=memstress size=336M ws=288M secs=$PEER_SECS"
-vms_args=(--vm name=vm1,mem=${VM_MEM}M --append "$C_ARGS" --vm name=vm2,mem=${VM_MEM}M --append "$C_ARGS")
+# A seed each: the VMs' pages differ, so sharing does not shrink the experiment.
+vms_args=(--vm name=vm1,mem=${VM_MEM}M --append "$C_ARGS seed=1" --vm name=vm2,mem=${VM_MEM}M --append "$C_ARGS seed=2")
 echo
 echo "== fig5 (c): 2 VMs x ${VM_MEM} MiB, memstress size=336M ws=288M for ${PEER_SECS} s, on ${BUDGET} MiB"
 t0=$(date +%s%N)
@@ -282,7 +283,7 @@ emit "{\"bench\":\"zip_faults\",\"decompress_p50_ns\":$zp50,\"decompress_p99_ns\
 
 # fig5 (c) on compressible memory: 2 VMs, memstress pattern=text, on the budget above
 ZC_ARGS="workload=memstress size=336M ws=288M secs=$PEER_SECS pattern=text"
-zvms=(--vm name=vm1,mem=${VM_MEM}M --append "$ZC_ARGS" --vm name=vm2,mem=${VM_MEM}M --append "$ZC_ARGS")
+zvms=(--vm name=vm1,mem=${VM_MEM}M --append "$ZC_ARGS seed=1" --vm name=vm2,mem=${VM_MEM}M --append "$ZC_ARGS seed=2")
 sum_mbs() { grep "RESULT workload=memstress" "$1" | tr ' ' '\n' | sed -n 's/^mb_per_s=//p' | paste -sd+ | bc; }
 echo
 echo "== fig5 (c) on compressible memory: 2 VMs x ${VM_MEM} MiB, memstress pattern=text for ${PEER_SECS} s, on ${BUDGET} MiB"

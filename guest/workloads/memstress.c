@@ -38,7 +38,7 @@ static uint64_t q_ns(const struct hist *h, double q, uint64_t khz)
 
 int wl_memstress(struct args *a)
 {
-	uint64_t size, ws, passes, secs, pageout, pageout_ns = 0, khz = plat_tsc_khz();
+	uint64_t size, ws, passes, secs, pageout, seed, pageout_ns = 0, khz = plat_tsc_khz();
 	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
 	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
 	unsigned pat, order;
@@ -49,7 +49,8 @@ int wl_memstress(struct args *a)
 	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
 	    args_uint(a, "passes", 0, &passes) || args_uint(a, "secs", 0, &secs) ||
 	    args_choice(a, "order", orders, 0, &order) || args_uint(a, "pageout", 0, &pageout) ||
-	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout"))
+	    args_uint(a, "seed", 1, &seed) ||
+	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout seed"))
 		return MV_EXIT_BAD_ARGS;
 	if (ws > size) {
 		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
@@ -68,7 +69,7 @@ int wl_memstress(struct args *a)
 
 	t0 = rdtsc_ordered();
 	for (uint64_t i = 0; i < size; i++)
-		pattern_fill(buf + i * PAGE_BYTES, pat, i, 1);
+		pattern_fill(buf + i * PAGE_BYTES, pat, i, seed);
 	fill_ns = tsc_to_ns(rdtsc_ordered() - t0, khz);
 	plat_say("memstress: filled %lu MiB (%s) in %lu ms; reading %lu MiB, %s %lu",
 		 (unsigned long)(size * PAGE_BYTES >> 20), pattern_names[pat],
