@@ -14,23 +14,11 @@ enum {
 };
 enum { ACK = 1, DRIVER = 2, DRIVER_OK = 4, FEATURES_OK = 8 };
 
-static uint32_t cfg_read(unsigned slot, unsigned reg)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	return inl(0xcfc);
-}
-
-static void cfg_write(unsigned slot, unsigned reg, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	outl(0xcfc, v);
-}
-
 /* BAR 0 through the configuration access capability: offset, length, then the data bytes. */
 static void window(struct vballoon *b, uint32_t off, unsigned len)
 {
-	cfg_write(b->slot, b->cfgcap + 8, off);
-	cfg_write(b->slot, b->cfgcap + 12, len);
+	pci_cfg_write(b->slot, b->cfgcap + 8, off);
+	pci_cfg_write(b->slot, b->cfgcap + 12, len);
 }
 
 static uint32_t bar_read(struct vballoon *b, uint32_t off, unsigned len)
@@ -38,14 +26,14 @@ static uint32_t bar_read(struct vballoon *b, uint32_t off, unsigned len)
 	uint32_t v;
 
 	window(b, off, len);
-	v = cfg_read(b->slot, b->cfgcap + 16);
+	v = pci_cfg_read(b->slot, b->cfgcap + 16);
 	return len == 4 ? v : v & ((1u << (8 * len)) - 1);
 }
 
 static void bar_write(struct vballoon *b, uint32_t off, unsigned len, uint32_t v)
 {
 	window(b, off, len);
-	cfg_write(b->slot, b->cfgcap + 16, v);
+	pci_cfg_write(b->slot, b->cfgcap + 16, v);
 }
 
 static void bar_write64(struct vballoon *b, uint32_t off, uint64_t v)
@@ -58,7 +46,7 @@ static void bar_write64(struct vballoon *b, uint32_t off, uint64_t v)
 static int find(void)
 {
 	for (unsigned slot = 0; slot < 32; slot++)
-		if (cfg_read(slot, 0) == (DEVICE_BALLOON << 16 | VENDOR_VIRTIO))
+		if (pci_cfg_read(slot, 0) == (DEVICE_BALLOON << 16 | VENDOR_VIRTIO))
 			return (int)slot;
 	return -1;
 }
@@ -68,18 +56,18 @@ static int read_caps(struct vballoon *b)
 {
 	unsigned seen = 0;
 
-	for (unsigned at = cfg_read(b->slot, 0x34) & 0xfc, n = 0; at && n < 48; n++) {
-		uint32_t head = cfg_read(b->slot, at);
+	for (unsigned at = pci_cfg_read(b->slot, 0x34) & 0xfc, n = 0; at && n < 48; n++) {
+		uint32_t head = pci_cfg_read(b->slot, at);
 		unsigned type = head >> 24 & 0xff;
-		uint32_t off = cfg_read(b->slot, at + 8);
+		uint32_t off = pci_cfg_read(b->slot, at + 8);
 
-		if ((head & 0xff) == 0x09 && (cfg_read(b->slot, at + 4) & 0xff) == 0) {
+		if ((head & 0xff) == 0x09 && (pci_cfg_read(b->slot, at + 4) & 0xff) == 0) {
 			seen |= 1u << type;
 			if (type == 1)
 				b->common = off;
 			else if (type == 2) {
 				b->notify = off;
-				b->notify_mult = cfg_read(b->slot, at + 16);
+				b->notify_mult = pci_cfg_read(b->slot, at + 16);
 			} else if (type == 4)
 				b->device = off;
 			else if (type == 5)

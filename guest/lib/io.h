@@ -18,4 +18,17 @@ static inline uint32_t inl(uint16_t port)
 	return v;
 }
 
+/* PCI configuration mechanism #1, bus 0, function 0: a dword of slot's config space. */
+static inline uint32_t pci_cfg_read(unsigned slot, unsigned reg)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	return inl(0xcfc);
+}
+
+static inline void pci_cfg_write(unsigned slot, unsigned reg, uint32_t v)
+{
+	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
+	outl(0xcfc, v);
+}
+
 #endif

@@ -10,34 +10,22 @@
 #include "lib/io.h"
 #include "plat.h"
 
-static uint32_t cfg_read(unsigned slot, unsigned reg)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	return inl(0xcfc);
-}
-
-static void cfg_write(unsigned slot, unsigned reg, uint32_t v)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | (reg & 0xfc));
-	outl(0xcfc, v);
-}
-
 /* BAR 0's size in bytes, 0 if there is none. */
 static uint64_t bar0_size(unsigned slot, int *is64)
 {
-	uint32_t lo = cfg_read(slot, 0x10), hi = 0, szlo, szhi = 0xffffffffu;
+	uint32_t lo = pci_cfg_read(slot, 0x10), hi = 0, szlo, szhi = 0xffffffffu;
 	uint64_t mask;
 
 	*is64 = (lo & 0x7) == 0x4;
 	if (*is64)
-		hi = cfg_read(slot, 0x14);
-	cfg_write(slot, 0x10, 0xffffffffu);
-	szlo = cfg_read(slot, 0x10);
-	cfg_write(slot, 0x10, lo);
+		hi = pci_cfg_read(slot, 0x14);
+	pci_cfg_write(slot, 0x10, 0xffffffffu);
+	szlo = pci_cfg_read(slot, 0x10);
+	pci_cfg_write(slot, 0x10, lo);
 	if (*is64) {
-		cfg_write(slot, 0x14, 0xffffffffu);
-		szhi = cfg_read(slot, 0x14);
-		cfg_write(slot, 0x14, hi);
+		pci_cfg_write(slot, 0x14, 0xffffffffu);
+		szhi = pci_cfg_read(slot, 0x14);
+		pci_cfg_write(slot, 0x14, hi);
 	}
 	/* A BAR that kept none of the ones is not there. */
 	if (!(szlo & ~0xfu) && (!*is64 || !szhi))
@@ -50,16 +38,16 @@ static const char *const virtio_cfg[] = { "?", "common", "notify", "isr", "devic
 
 static void caps(unsigned slot)
 {
-	if (!(cfg_read(slot, 0x04) >> 16 & 0x10))
+	if (!(pci_cfg_read(slot, 0x04) >> 16 & 0x10))
 		return;
-	for (unsigned at = cfg_read(slot, 0x34) & 0xfc, n = 0; at && n < 48; n++) {
-		uint32_t head = cfg_read(slot, at);
+	for (unsigned at = pci_cfg_read(slot, 0x34) & 0xfc, n = 0; at && n < 48; n++) {
+		uint32_t head = pci_cfg_read(slot, at);
 		unsigned id = head & 0xff, type = head >> 24 & 0xff;
 
-		if (id == 0x09 && (cfg_read(slot, 0) & 0xffff) == 0x1af4)
+		if (id == 0x09 && (pci_cfg_read(slot, 0) & 0xffff) == 0x1af4)
 			plat_say("pci 00:%02x.0   capability at 0x%02x: virtio %s, bar %u, offset 0x%x, length 0x%x", slot,
-				 at, type < 6 ? virtio_cfg[type] : "?", cfg_read(slot, at + 4) & 0xff,
-				 cfg_read(slot, at + 8), cfg_read(slot, at + 12));
+				 at, type < 6 ? virtio_cfg[type] : "?", pci_cfg_read(slot, at + 4) & 0xff,
+				 pci_cfg_read(slot, at + 8), pci_cfg_read(slot, at + 12));
 		else
 			plat_say("pci 00:%02x.0   capability at 0x%02x: id 0x%02x", slot, at, id);
 		at = head >> 8 & 0xfc;
@@ -73,15 +61,15 @@ int wl_lspci(struct args *a)
 	if (args_all_taken(a, "lspci", "none"))
 		return MV_EXIT_BAD_ARGS;
 	for (unsigned slot = 0; slot < 32; slot++) {
-		uint32_t id = cfg_read(slot, 0), cls, sub;
+		uint32_t id = pci_cfg_read(slot, 0), cls, sub;
 		uint64_t size;
 		int is64;
 
 		if (id == 0xffffffffu)
 			continue;
 		found++;
-		cls = cfg_read(slot, 0x08);
-		sub = cfg_read(slot, 0x2c);
+		cls = pci_cfg_read(slot, 0x08);
+		sub = pci_cfg_read(slot, 0x2c);
 		size = bar0_size(slot, &is64);
 		balloons += id == 0x10451af4u;
 		plat_say("pci 00:%02x.0 %04x:%04x class %06x rev %02x subsystem %04x:%04x bar0 %lu KiB%s%s", slot,
