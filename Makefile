@@ -60,7 +60,7 @@ $(BUILD)/test/unit_guest_mem: $(call tobj,tests/unit/test_guest_mem.c $(MM_SRCS)
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # The test guest's pure parts, compiled for the host.
-GUEST_PURE := guest/lib/args.c guest/lib/fmt.c guest/kernel/palloc.c guest/workloads/pattern.c
+GUEST_PURE := guest/lib/args.c guest/lib/fmt.c guest/kernel/palloc.c guest/kernel/pcache.c guest/workloads/pattern.c
 $(call tobj,tests/unit/test_guest.c $(GUEST_PURE)): CFLAGS += -Iguest -I.
 $(BUILD)/test/unit_guest: $(call tobj,tests/unit/test_guest.c $(GUEST_PURE))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)

@@ -19,6 +19,22 @@ enum {
 	SYS_ALLOC_PAGES = 1, /* (npages): gpa of npages contiguous pages, or 0 */
 	SYS_FREE_PAGES = 2,  /* (gpa, npages): 0, or -1 if not an allocated range */
 	SYS_FREE_COUNT = 3,  /* (): pages the allocator still has free */
+	/*
+	 * (irq, &counter): ring 3 takes PIC line irq (level-triggered): each
+	 * interrupt masks the line and adds 1 to the 64-bit counter, which
+	 * must be ring 3's memory.  0, or -1.
+	 */
+	SYS_IRQ_ATTACH = 4,
+	SYS_IRQ_UNMASK = 5,  /* (irq): take the line's interrupts again; 0, or -1 */
+	/*
+	 * The page cache: pages whose contents may be dropped at any time.
+	 * SYS_ALLOC_PAGES drops the oldest cache when no free run is long enough.
+	 */
+	SYS_CACHE_ADD = 6,   /* (npages): gpa of npages new cache pages, or -1 */
+	SYS_CACHE_TAKE = 7,  /* (max): drop up to max (<= 4096) of the oldest cache pages and own
+	                        them: gpa | (pages - 1), or -1 when there is no cache */
+	SYS_CACHE_HAS = 8,   /* (gpa, npages): 1 if all of them are still cache, else 0 */
+	SYS_CACHE_COUNT = 9, /* (0): pages cached now; (1): pages dropped so far */
 };
 
 #define SYS_ERR ((uint64_t)-1)

@@ -18,9 +18,14 @@ void alloc_targets(struct alloc_vm *v, unsigned n, uint64_t avail, double tax)
 {
 	uint64_t total = 0;
 
-	/* What each VM would hold without a balloon, within its limit and above its reservation. */
+	/*
+	 * What each VM would hold without a balloon or swapping, within its
+	 * limit and above its reservation.  Swapped pages count: otherwise a
+	 * VM that the host swaps would look as if it wanted less, and its
+	 * balloon would deflate just when it should hold.
+	 */
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t want = v[i].consumed + v[i].ballooned;
+		uint64_t want = v[i].consumed + v[i].ballooned + v[i].reclaimed;
 
 		if (want > cap(&v[i]))
 			want = cap(&v[i]);
@@ -50,7 +55,7 @@ void alloc_targets(struct alloc_vm *v, unsigned n, uint64_t avail, double tax)
 	}
 	/* The balloon holds what a VM uses beyond its target. */
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t use = v[i].consumed + v[i].ballooned;
+		uint64_t use = v[i].consumed + v[i].ballooned + v[i].reclaimed;
 
 		v[i].balloon_target = v[i].balloon && use > v[i].target ? use - v[i].target : 0;
 		if (v[i].balloon_target > v[i].memsz - v[i].reservation)

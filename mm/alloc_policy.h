@@ -25,6 +25,7 @@
 struct alloc_vm {
 	/* in, pages */
 	uint64_t memsz, consumed, ballooned;
+	uint64_t reclaimed;            /* swapped or compressed: the VM's, though the host holds none of it */
 	uint64_t reservation, limit;   /* limit 0: memsz */
 	double active;                 /* fraction of its memory in use (TCHD / MEMSZ) */
 	unsigned shares;

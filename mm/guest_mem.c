@@ -677,17 +677,20 @@ void guest_mem_sample(struct guest_mem *gm)
 
 /* ---- accounting ----------------------------------------------------------------- */
 
-int64_t guest_mem_idle_excess(struct guest_mem *gm)
+int guest_mem_excess(struct guest_mem *gm, int64_t *over_target, int64_t *idle)
 {
-	int64_t excess = INT64_MIN;
+	int rc = -1;
 	uint64_t consumed;
 
 	pthread_mutex_lock(&gm->lock);
 	consumed = held_pages(gm) * GM_PAGE;
-	if (consumed && !gm->swap_disabled && (!gm->swap_full || gm->zip))
-		excess = (int64_t)consumed - (int64_t)(gm->active_frac * (double)gm->size);
+	if (consumed && !gm->swap_disabled && (!gm->swap_full || gm->zip)) {
+		*idle = (int64_t)consumed - (int64_t)(gm->active_frac * (double)gm->size);
+		*over_target = gm->sztgt ? (int64_t)consumed - (int64_t)(gm->sztgt * GM_PAGE) : 0;
+		rc = 0;
+	}
 	pthread_mutex_unlock(&gm->lock);
-	return excess;
+	return rc;
 }
 
 static uint64_t meta_bytes(const struct guest_mem *gm)
@@ -717,11 +720,13 @@ uint64_t guest_mem_overhead(struct guest_mem *gm)
 	return meta_bytes(gm) + buffer_bytes(gm) + mapped * 8 + mapped * 8 / 512;
 }
 
-void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned)
+void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned, uint64_t *reclaimed)
 {
 	pthread_mutex_lock(&gm->lock);
 	*consumed = held_pages(gm);
 	*ballooned = gm->n_state[GM_BALLOONED];
+	*reclaimed = gm->n_state[GM_SWAPPED] + gm->n_state[GM_KSWAPPED] + gm->n_state[GM_READING] +
+		     gm->n_state[GM_ZIPPED] + gm->n_state[GM_SAME];
 	pthread_mutex_unlock(&gm->lock);
 }
 

@@ -285,14 +285,16 @@ void guest_mem_sample(struct guest_mem *gm);
 
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *st);
 
-/* The two figures the allocation policy needs, cheaply: pages consumed and ballooned. */
-void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned);
+/* What the allocation policy needs, cheaply: pages consumed, ballooned, and swapped or compressed. */
+void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned, uint64_t *reclaimed);
 
 /*
- * For the reclaim thread: bytes this VM holds beyond its active estimate
- * (consumed - TCHD), or INT64_MIN if it has nothing it can swap now.
+ * For the reclaim thread: bytes this VM holds beyond its allocation
+ * target (consumed - SZTGT; 0 when it has no target yet) and beyond its
+ * active estimate (consumed - TCHD).  Returns -1 if it has nothing it can
+ * swap now, else 0.
  */
-int64_t guest_mem_idle_excess(struct guest_mem *gm);
+int guest_mem_excess(struct guest_mem *gm, int64_t *over_target, int64_t *idle);
 
 /* Overhead bytes: per-page metadata, buffers, and the page tables' estimate. */
 uint64_t guest_mem_overhead(struct guest_mem *gm);

@@ -130,20 +130,26 @@ static void refresh_overhead(struct mm_host *h)
 	atomic_store(&h->overhead_bytes, overhead);
 }
 
-/* The VM with the most resident memory above its active estimate. */
+/*
+ * As ESX: swap from the VM furthest above its allocation target, the one
+ * the policy is taking memory from; among VMs within their targets, the
+ * one with the most memory above its active estimate.
+ */
 static struct guest_mem *pick_vm(struct mm_host *h, const int *skip)
 {
 	struct guest_mem *best = NULL;
-	int64_t best_excess = INT64_MIN;
+	int64_t best_over = 0, best_idle = 0;
 
 	for (unsigned i = 0; i < h->nvms; i++) {
-		int64_t excess;
+		int64_t over, idle;
 
-		if (skip[i])
+		if (skip[i] || guest_mem_excess(h->vms[i], &over, &idle))
 			continue;
-		excess = guest_mem_idle_excess(h->vms[i]);
-		if (excess != INT64_MIN && (!best || excess > best_excess)) {
-			best_excess = excess;
+		if (over < 0)
+			over = 0;
+		if (!best || over > best_over || (over == best_over && idle > best_idle)) {
+			best_over = over;
+			best_idle = idle;
 			best = h->vms[i];
 		}
 	}
@@ -200,11 +206,11 @@ static void balloon_pass(struct mm_host *h)
 
 	for (unsigned i = 0; i < h->nvms; i++) {
 		struct guest_mem *gm = h->vms[i];
-		uint64_t consumed, ballooned;
+		uint64_t consumed, ballooned, reclaimed;
 
-		guest_mem_usage(gm, &consumed, &ballooned);
+		guest_mem_usage(gm, &consumed, &ballooned, &reclaimed);
 		v[i] = (struct alloc_vm){
-			.memsz = gm->npages, .consumed = consumed, .ballooned = ballooned,
+			.memsz = gm->npages, .consumed = consumed, .ballooned = ballooned, .reclaimed = reclaimed,
 			.reservation = gm->reservation, .limit = gm->limit, .active = gm->active_frac,
 			.shares = gm->shares ? gm->shares : ALLOC_DEFAULT_SHARES, .balloon = gm->balloon_set != NULL,
 		};

@@ -40,12 +40,26 @@ static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *ou
 	return 0;
 }
 
+/* Seconds with up to 3 decimals, 0.001-3600, as milliseconds. */
+static int parse_millis(const char *s, unsigned *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.001 && v <= 3600))
+		return -1;
+	*ms = (unsigned)(v * 1000 + 0.5);
+	return 0;
+}
+
 /* One "key=value" item of a --vm list; key and value are NUL-terminated. */
 static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		      unsigned *seen, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct", "share_group",
-					    "share_rate", "balloon", "shares", "reservation", "limit" };
+					    "share_rate", "balloon", "shares", "reservation", "limit", "balloon_at" };
 	char serr[160];
 	unsigned bit = 0;
 
@@ -54,7 +68,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 			break;
 	if (bit == sizeof(keys) / sizeof(keys[0]))
 		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct, share_group, "
-			   "share_rate, balloon, shares, reservation, limit)", key);
+			   "share_rate, balloon, shares, reservation, limit, balloon_at)", key);
 	if (*seen & (1u << bit))
 		return ERR("--vm: key '%s' given twice", key);
 	*seen |= 1u << bit;
@@ -96,6 +110,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 	case 7:
 		if (size_parse(value, &vm->balloon, serr, sizeof(serr)) || vm->balloon % 4096)
 			return ERR("--vm: bad balloon '%s': a size in whole 4 KiB pages", value);
+		vm->balloon_pinned = 1;
 		return 0;
 	case 8:
 		if (parse_uint(value, 1, 1000000, &vm->shares))
@@ -105,10 +120,25 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		if (size_parse(value, &vm->reservation, serr, sizeof(serr)))
 			return ERR("--vm reservation: %s", serr);
 		return 0;
-	default:
+	case 10:
 		if (size_parse(value, &vm->limit, serr, sizeof(serr)) || vm->limit == 0)
 			return ERR("--vm: bad limit '%s': a size above 0", value);
 		return 0;
+	default: {
+		char *colon = strchr(value, ':');
+		unsigned ms;
+
+		if (!colon)
+			return ERR("--vm: bad balloon_at '%s': SECS:SIZE, e.g. 2.5:0", value);
+		*colon = '\0';
+		if (parse_millis(value, &ms) || ms == 0 || size_parse(colon + 1, &vm->balloon_at, serr, sizeof(serr)) ||
+		    vm->balloon_at % 4096)
+			return ERR("--vm: bad balloon_at '%s:%s': SECS (0.001-3600) then a size in whole 4 KiB pages",
+				   value, colon + 1);
+		vm->balloon_at_ns = ms * 1000000ULL;
+		vm->balloon_pinned = 1;
+		return 0;
+	}
 	}
 }
 
@@ -182,6 +212,7 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 	cfg->share = 1;
 	cfg->balloon = 1;
 	cfg->idle_tax_pct = 75;
+	cfg->balloon_stats_ms = 1000;
 	cfg->share_rate = SHARE_DEFAULT_RATE;
 	cfg->zip_level = ZIP_DEFAULT_LEVEL;
 	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
@@ -226,6 +257,13 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return -1;
 			if (parse_uint(v, 0, 99, &cfg->idle_tax_pct))
 				return ERR("--idle-tax: '%s' is not a percentage from 0 to 99", v);
+		} else if (OPTION("--balloon-stats")) {
+			if (!v)
+				return -1;
+			if (strcmp(v, "0") && parse_millis(v, &cfg->balloon_stats_ms))
+				return ERR("--balloon-stats: '%s' is not 0 or 0.001-3600 seconds", v);
+			if (!strcmp(v, "0"))
+				cfg->balloon_stats_ms = 0;
 		} else if (!strcmp(argv[i], "--no-share")) {
 			cfg->share = 0;
 		} else if (!strcmp(argv[i], "--ksm")) {

@@ -22,10 +22,14 @@ struct vm_config {
 	unsigned zip_max_pct;       /* compression cache cap, % of mem (default 10) */
 	unsigned share_group;       /* pages are shared only within a group (default 0) */
 	unsigned share_rate;        /* the scanner's most pages a second in this VM (0: no cap) */
-	uint64_t balloon;           /* balloon=SIZE: a target pinned from the start, bytes (0: none) */
+	uint64_t balloon;           /* balloon=SIZE: a target pinned from the start, bytes */
+	int balloon_pinned;         /* balloon= or balloon_at= given: the policy leaves this balloon alone */
+	uint64_t balloon_at_ns;     /* balloon_at=SECS:SIZE: when the pinned target changes (0: never) */
+	uint64_t balloon_at;        /*   and to what, bytes */
 	unsigned shares;            /* shares=N (default ALLOC_DEFAULT_SHARES) */
 	uint64_t reservation, limit; /* bytes; limit 0: none */
 	int no_balloon;             /* from the host's --no-balloon */
+	unsigned balloon_stats_ms;  /* from the host's --balloon-stats */
 	const char *append;         /* guest command line, NULL: empty */
 	char *spec;                 /* owned copy of the --vm text (kernel points in) */
 };
@@ -46,6 +50,7 @@ struct host_config {
 	int ksm;                    /* --ksm: guest RAM MADV_MERGEABLE (the KSM peer) */
 	int balloon;                /* a virtio-balloon in every VM (default; --no-balloon) */
 	unsigned idle_tax_pct;      /* --idle-tax: tau in percent (default 75) */
+	unsigned balloon_stats_ms;  /* --balloon-stats: guest stats polled this often (0: never) */
 	int zip_level;              /* --zip-level: zstd level */
 	unsigned zip_threshold;     /* --zip-threshold: bytes a page must shrink to */
 	unsigned nvms;

@@ -1,5 +1,7 @@
 #include "devices.h"
 
+#include "kvm.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -44,7 +46,18 @@ static void balloon_log(struct virtio_pci *vp, const char *msg)
 		d->log(d->log_ctx, msg);
 }
 
-int devices_init(struct vm_devices *d, struct guest_mem *gm, int balloon, uint32_t balloon_pages,
+/* Level-triggered: up while the device has an unread ISR, down when the driver reads it. */
+static void balloon_irq(struct virtio_pci *vp, int level)
+{
+	struct vm_devices *d = of_balloon(vp);
+
+	if (level)
+		d->irqs_raised++;
+	if (d->vm_fd >= 0 && kvm_irq_line(d->vm_fd, DEVICES_BALLOON_IRQ, level) && d->log)
+		d->log(d->log_ctx, "KVM_IRQ_LINE failed: the balloon's interrupt is lost");
+}
+
+int devices_init(struct vm_devices *d, struct guest_mem *gm, int vm_fd, int balloon, uint32_t balloon_pages,
 		 void (*log)(void *ctx, const char *msg), void *log_ctx)
 {
 	const struct balloon_backend be = { gm, be_inflate, be_deflate, be_report };
@@ -55,6 +68,7 @@ int devices_init(struct vm_devices *d, struct guest_mem *gm, int balloon, uint32
 	d->gm = gm;
 	d->log = log;
 	d->log_ctx = log_ctx;
+	d->vm_fd = vm_fd;
 	d->mem = (struct vq_mem){ gm, gm->size, mem_read, mem_write };
 	if (!balloon)
 		return 0;
@@ -62,6 +76,9 @@ int devices_init(struct vm_devices *d, struct guest_mem *gm, int balloon, uint32
 	    pci_bus_add(&d->bus, &d->balloon.vp.pci, DEVICES_BALLOON_SLOT))
 		return -1;
 	d->balloon.vp.log = balloon_log;
+	d->balloon.vp.irq = balloon_irq;
+	/* What firmware would have written; the driver reads its line here. */
+	d->balloon.vp.pci.cfg[PCI_INT_LINE] = DEVICES_BALLOON_IRQ;
 	d->balloon_on = 1;
 	/* A pinned target: the driver finds it when it reads the configuration. */
 	d->balloon.num_pages = balloon_pages > gm->npages ? gm->npages : balloon_pages;
@@ -107,6 +124,15 @@ void devices_balloon_target(struct vm_devices *d, uint64_t pages)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void devices_balloon_poll_stats(struct vm_devices *d)
+{
+	if (!d->balloon_on)
+		return;
+	pthread_mutex_lock(&d->lock);
+	virtio_balloon_request_stats(&d->balloon);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -117,5 +143,9 @@ void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f)
 	f->actual_pages = d->balloon.actual;
 	f->ballooned_pages = d->balloon.ballooned;
 	f->broken = d->balloon.vp.broken;
+	f->irqs = d->irqs_raised;
+	f->stats_updates = d->balloon.stats_updates;
+	f->stats_seen = d->balloon.stats_seen;
+	memcpy(f->stats, d->balloon.stats, sizeof(f->stats));
 	pthread_mutex_unlock(&d->lock);
 }

@@ -18,6 +18,12 @@
 
 #define DEVICES_BALLOON_SLOT 1
 #define DEVICES_BAR_BASE     0x8000000000ULL   /* 512 GiB: above the most RAM a VM may have */
+/*
+ * The balloon's INTx pin A goes to irqchip line 10, one of the lines PC
+ * firmware hands PCI devices.  The line stays on the VMM's side: a guest
+ * may rewrite the Interrupt Line register (Linux does) without moving it.
+ */
+#define DEVICES_BALLOON_IRQ  10
 
 struct vm_devices {
 	pthread_mutex_t lock;
@@ -28,10 +34,12 @@ struct vm_devices {
 	struct virtio_balloon balloon;
 	void (*log)(void *ctx, const char *msg);
 	void *log_ctx;
+	int vm_fd;                 /* for KVM_IRQ_LINE; -1 in unit tests */
+	uint64_t irqs_raised;      /* times the balloon's line went up */
 };
 
 /* balloon_pages: the target to start from (a pinned balloon=SIZE), 0 for none. */
-int devices_init(struct vm_devices *d, struct guest_mem *gm, int balloon, uint32_t balloon_pages,
+int devices_init(struct vm_devices *d, struct guest_mem *gm, int vm_fd, int balloon, uint32_t balloon_pages,
 		 void (*log)(void *ctx, const char *msg), void *log_ctx);
 void devices_destroy(struct vm_devices *d);
 
@@ -42,10 +50,17 @@ int devices_mmio(struct vm_devices *d, uint64_t gpa, int write, void *data, unsi
 struct balloon_figures {
 	uint64_t target_pages, actual_pages, ballooned_pages;
 	int broken;
+	uint64_t irqs;                      /* interrupts raised */
+	uint64_t stats_updates;             /* stats buffers the driver filled */
+	uint32_t stats_seen;                /* bitmap of the tags it reported */
+	uint64_t stats[BALLOON_STAT_TAGS];  /* the last value of each */
 };
 void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f);
 
-/* A new balloon target, in pages (the driver sees it at its next look). */
+/* A new balloon target, in pages (the driver hears of it by a configuration interrupt). */
 void devices_balloon_target(struct vm_devices *d, uint64_t pages);
+
+/* Ask the driver for fresh memory stats (returns its buffer, raises the line). */
+void devices_balloon_poll_stats(struct vm_devices *d);
 
 #endif

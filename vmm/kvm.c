@@ -113,8 +113,25 @@ int kvm_vm_create(struct kvm_sys *kvm, int *vm_fd, char *err, size_t errlen)
 		close(fd);
 		return ERR("KVM_SET_TSS_ADDR: %s", strerror(e));
 	}
+	/*
+	 * The in-kernel irqchip (PIC, IOAPIC, LAPIC): a device raises its INTx
+	 * line with KVM_IRQ_LINE from any thread, and the guest's PIC or IOAPIC
+	 * routes it, with no interrupt-window exits in the VMM.
+	 */
+	if (ioctl(fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		int e = errno;
+		close(fd);
+		return ERR("KVM_CREATE_IRQCHIP: %s", strerror(e));
+	}
 	*vm_fd = fd;
 	return 0;
+}
+
+int kvm_irq_line(int vm_fd, unsigned irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = level ? 1 : 0 };
+
+	return ioctl(vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
 }
 
 int kvm_vm_set_ram(int vm_fd, void *host, uint64_t size, char *err, size_t errlen)

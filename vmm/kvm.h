@@ -28,7 +28,11 @@ struct kvm_vcpu_handle {
 int kvm_sys_open(struct kvm_sys *kvm, const char *path, char *err, size_t errlen);
 void kvm_sys_close(struct kvm_sys *kvm);
 
+/* A VM with the in-kernel irqchip (PIC, IOAPIC, LAPIC). */
 int kvm_vm_create(struct kvm_sys *kvm, int *vm_fd, char *err, size_t errlen);
+
+/* Drive a level-triggered interrupt line (an INTx pin routed to IRQ irq). */
+int kvm_irq_line(int vm_fd, unsigned irq, int level);
 
 /* Guest RAM: one slot at gpa 0. */
 int kvm_vm_set_ram(int vm_fd, void *host, uint64_t size, char *err, size_t errlen);

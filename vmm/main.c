@@ -29,7 +29,7 @@ static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
-"               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon] [--idle-tax PCT]\n"
+"               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon] [--balloon-stats SECS] [--idle-tax PCT]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--append \"CMDLINE\"]\n"
@@ -49,6 +49,8 @@ static const char usage_text[] =
 "                      share_rate=N   most pages a second the sharing scanner\n"
 "                                  looks at in this VM (default: its even share)\n"
 "                      balloon=SIZE   balloon target pinned from the start\n"
+"                      balloon_at=SECS:SIZE  the pinned target becomes SIZE\n"
+"                                  SECS after the VM starts (e.g. 3:0 deflates)\n"
 "                      shares=N       claim on memory against the other VMs\n"
 "                                  (default 1000)\n"
 "                      reservation=SIZE  memory never taken from this VM\n"
@@ -69,6 +71,8 @@ static const char usage_text[] =
 "                    measurement)\n"
 "  --no-share        no page-sharing scanner\n"
 "  --no-balloon      no virtio-balloon device in the VMs\n"
+"  --balloon-stats SECS  ask each guest's balloon driver for its memory stats\n"
+"                    this often (default 1; 0: never)\n"
 "  --idle-tax PCT    ESX's idle memory tax, 0-99 (default 75: an idle page\n"
 "                    costs 4 active ones when memory is taken back)\n"
 "  --share-rate PAGES  pages the sharing scanner hashes a second, whole host\n"
@@ -349,8 +353,10 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		goto out_host;
 	}
 	default_kernel(kernel, sizeof(kernel));
-	for (unsigned i = 0; i < cfg->nvms; i++)
+	for (unsigned i = 0; i < cfg->nvms; i++) {
 		cfg->vms[i].no_balloon = !cfg->balloon;
+		cfg->vms[i].balloon_stats_ms = cfg->balloon_stats_ms;
+	}
 	for (; created < cfg->nvms; created++) {
 		rc = vm_create(&vms[created], &cfg->vms[created], &kvm, kernel, &host, &mem,
 			       err, sizeof(err));
@@ -401,9 +407,11 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		int sig, done = all_done(vms, created);
 
 		/* A VM that ended gives its memory back to those still running. */
-		for (unsigned i = 0; i < created; i++)
+		for (unsigned i = 0; i < created; i++) {
 			if (atomic_load(&vms[i].done) && !vms[i].reaped)
 				vm_reap(&vms[i]);
+			vm_balloon_tick(&vms[i], vm_now_ns());
+		}
 		if (done)
 			break;
 		sig = sigtimedwait(&stop_set, NULL, &ts);

@@ -50,6 +50,25 @@ static void write_zip(FILE *f, const struct zip_totals *z)
 		(unsigned long long)z->zipped, (unsigned long long)z->unzipped);
 }
 
+/* The guest's own figures, as its balloon driver last reported them (only the tags it sent). */
+static void write_guest_stats(FILE *f, const struct balloon_figures *bf)
+{
+	static const char *const names[BALLOON_STAT_TAGS] = {
+		[0] = "guest_swap_in", [1] = "guest_swap_out", [2] = "guest_major_faults", [3] = "guest_minor_faults",
+		[4] = "guest_free_mb", [5] = "guest_total_mb", [6] = "guest_avail_mb", [7] = "guest_caches_mb",
+	};
+
+	fprintf(f, ",\"guest_stats_updates\":%llu", (unsigned long long)bf->stats_updates);
+	for (unsigned t = 0; t < 8; t++) {
+		if (!(bf->stats_seen & 1u << t))
+			continue;
+		if (t >= 4)
+			fprintf(f, ",\"%s\":%.2f", names[t], MB(bf->stats[t]));
+		else
+			fprintf(f, ",\"%s\":%llu", names[t], (unsigned long long)bf->stats[t]);
+	}
+}
+
 static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int code, struct zip_totals *sum)
 {
 	struct guest_mem_stats m;
@@ -101,8 +120,10 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 
 		if (vm->dev_inited)
 			devices_balloon_figures(&vm->dev, &bf);
-		fprintf(f, ",\"mctltgt_mb\":%.2f,\"balloon_actual_mb\":%.2f,\"balloon_broken\":%s",
-			MB(bf.target_pages * GM_PAGE), MB(bf.actual_pages * GM_PAGE), bf.broken ? "true" : "false");
+		fprintf(f, ",\"mctltgt_mb\":%.2f,\"balloon_actual_mb\":%.2f,\"balloon_broken\":%s,\"balloon_irqs\":%llu",
+			MB(bf.target_pages * GM_PAGE), MB(bf.actual_pages * GM_PAGE), bf.broken ? "true" : "false",
+			(unsigned long long)bf.irqs);
+		write_guest_stats(f, &bf);
 	}
 	fprintf(f, ",\"shrd_mb\":%.2f,\"shrdsvd_mb\":%.2f,\"share_merges\":%llu,\"share_breaks\":%llu,"
 		"\"share_differ\":%llu",

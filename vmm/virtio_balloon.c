@@ -153,7 +153,7 @@ static void notify(struct virtio_pci *vp, unsigned qn)
 		virtio_pci_fail(vp, why);
 		return;
 	}
-	if (used)
+	if (used && virtq_wants_interrupt(q, vp->mem))
 		virtio_pci_interrupt(vp, VIRTIO_ISR_QUEUE);
 }
 

@@ -135,3 +135,12 @@ int virtq_push(struct virtq *q, const struct vq_mem *m, uint16_t head, uint32_t 
 	q->used_idx = next;
 	return 0;
 }
+
+int virtq_wants_interrupt(struct virtq *q, const struct vq_mem *m)
+{
+	uint16_t flags;
+
+	if (m->read(m->ctx, q->avail, &flags, sizeof(flags)))
+		return 1;
+	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
+}

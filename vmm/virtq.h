@@ -23,6 +23,7 @@
 #define VIRTQ_DESC_F_NEXT     1u
 #define VIRTQ_DESC_F_WRITE    2u
 #define VIRTQ_DESC_F_INDIRECT 4u
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1u
 
 /* Guest physical memory as the device sees it: 0, or -1 when [gpa, gpa + len) is not RAM. */
 struct vq_mem {
@@ -74,5 +75,12 @@ int virtq_pop(struct virtq *q, const struct vq_mem *m, struct vq_chain *c, struc
 
 /* Give chain `head` back with `written` bytes written into it: 0, or -1 (broken). */
 int virtq_push(struct virtq *q, const struct vq_mem *m, uint16_t head, uint32_t written);
+
+/*
+ * Whether the driver wants an interrupt for used buffers: not when it set
+ * VRING_AVAIL_F_NO_INTERRUPT (a hint the device may honour; EVENT_IDX is
+ * not offered).  An unreadable flags word asks for one.
+ */
+int virtq_wants_interrupt(struct virtq *q, const struct vq_mem *m);
 
 #endif

@@ -260,10 +260,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	vm->gm.limit = cfg->limit / GM_PAGE;
 	vm->dev_inited = 1;
 	vm->has_balloon = !cfg->no_balloon;
-	if (devices_init(&vm->dev, &vm->gm, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
+	if (devices_init(&vm->dev, &vm->gm, vm->fd, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
 		return ERR(EX_OSERR, "cannot set up the VM's devices");
 	/* The policy steers the balloon, unless balloon=SIZE pinned its target. */
-	if (vm->has_balloon && !cfg->balloon) {
+	if (vm->has_balloon && !cfg->balloon_pinned) {
 		vm->gm.balloon_set = balloon_set;
 		vm->gm.balloon_ctx = vm;
 	}
@@ -325,6 +325,26 @@ void vm_join(struct vm *vm)
 		vm->vcpus[i].started = 0;
 	}
 	console_flush(&vm->con);
+}
+
+void vm_balloon_tick(struct vm *vm, uint64_t now_ns)
+{
+	const struct vm_config *cfg = vm->cfg;
+	uint64_t since;
+
+	if (!vm->t_start_ns || !vm->dev_inited || !vm->has_balloon || atomic_load(&vm->done))
+		return;
+	since = now_ns - vm->t_start_ns;
+	if (cfg->balloon_at_ns && !vm->balloon_at_done && since >= cfg->balloon_at_ns) {
+		vm->balloon_at_done = 1;
+		devices_balloon_target(&vm->dev, cfg->balloon_at / GM_PAGE);
+		console_log(vm->name, "balloon target now %llu MiB (balloon_at)",
+			    (unsigned long long)(cfg->balloon_at >> 20));
+	}
+	if (cfg->balloon_stats_ms && since >= vm->next_stats_poll_ns) {
+		devices_balloon_poll_stats(&vm->dev);
+		vm->next_stats_poll_ns = since + cfg->balloon_stats_ms * 1000000ULL;
+	}
 }
 
 static void release_memory(struct vm *vm)

@@ -48,6 +48,8 @@ struct vm {
 	struct vm_devices dev;      /* PCI and the balloon */
 	int dev_inited;
 	int has_balloon;
+	int balloon_at_done;        /* balloon_at's target has been set */
+	uint64_t next_stats_poll_ns;   /* since t_start_ns */
 	struct balloon_figures last_balloon; /* the balloon's figures when it was reaped */
 	int reaped;                 /* vCPUs joined and memory given back */
 	struct guest_mem_stats last_mem; /* memory figures when it was reaped */
@@ -99,6 +101,12 @@ void vm_join(struct vm *vm);
  * swap file and free its RAM, so the VMs still running get the memory.
  */
 void vm_reap(struct vm *vm);
+
+/*
+ * The main thread's tick (every 100 ms): a balloon_at target that is due,
+ * and the guest's memory stats every --balloon-stats.
+ */
+void vm_balloon_tick(struct vm *vm, uint64_t now_ns);
 
 void vm_destroy(struct vm *vm);
 

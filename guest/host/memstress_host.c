@@ -92,6 +92,56 @@ void plat_say(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* A Linux process has no page cache, interrupt lines or balloon of ours. */
+void *plat_cache_add(uint64_t bytes)
+{
+	(void)bytes;
+	return NULL;
+}
+
+int plat_cache_has(const void *p, uint64_t bytes)
+{
+	(void)p;
+	(void)bytes;
+	return 0;
+}
+
+uint64_t plat_cache_bytes(void)
+{
+	return 0;
+}
+
+uint64_t plat_cache_dropped_bytes(void)
+{
+	return 0;
+}
+
+void *plat_cache_take(uint64_t max_bytes, uint64_t *got)
+{
+	(void)max_bytes;
+	*got = 0;
+	return NULL;
+}
+
+int plat_irq_attach(unsigned irq, volatile uint64_t *counter)
+{
+	(void)irq;
+	(void)counter;
+	return -1;
+}
+
+int plat_irq_unmask(unsigned irq)
+{
+	(void)irq;
+	return -1;
+}
+
+void plat_on_oom(int (*hook)(void *ctx, uint64_t bytes), void *ctx)
+{
+	(void)hook;
+	(void)ctx;
+}
+
 void plat_event(uint32_t event)
 {
 	(void)event;

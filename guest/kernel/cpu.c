@@ -41,7 +41,7 @@ static struct tss tss = {
 	.iomap_base = offsetof(struct tss, iomap),
 	.iomap = { [0 ... IOMAP_BYTES] = 0xff },
 };
-static struct idt_gate idt[32];
+static struct idt_gate idt[IRQ_VECTOR_BASE + IRQ_LINES];
 static uint64_t gdt[7] = {
 	0,
 	0x00af9a000000ffffull, /* 0x08 kernel code, 64-bit */
@@ -78,7 +78,7 @@ void cpu_init(void)
 	allow_ports(MV_PORT_EXIT, MV_PORT_PAGEOUT + 4 - MV_PORT_EXIT);
 	allow_ports(0xcf8, 8);  /* PCI configuration mechanism #1, for ring-3 drivers */
 	set_tss_descriptor();
-	for (unsigned v = 0; v < 32; v++) {
+	for (unsigned v = 0; v < IRQ_VECTOR_BASE + IRQ_LINES; v++) {
 		uint64_t off = v == 3 ? (uint64_t)(uintptr_t)syscall_gate : isr_table[v];
 		idt[v].off_lo = (uint16_t)off;
 		idt[v].sel = SEL_KCODE;

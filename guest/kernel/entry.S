@@ -6,7 +6,7 @@
 #define SEL_KDATA 0x10
 #define SEL_UDATA 0x1b
 #define SEL_UCODE 0x23
-#define USER_RFLAGS 0x3002   /* IF clear; IOPL 3 where honoured (kvm_pvm clears it: see cpu.c) */
+#define USER_RFLAGS 0x3202   /* IF set (device interrupts); IOPL 3 where honoured (kvm_pvm clears it: see cpu.c) */
 
 	.section .text.entry, "ax"
 	.globl _start
@@ -56,7 +56,8 @@ enter_user:
  * ring 3 triple-faults, while exceptions do enter ring 0.  int3 is one
  * byte, and the saved RIP already points past it.
  * In: RAX = number, RDI, RSI, RDX = arguments.  Out: RAX.
- * Interrupts stay off, so ring 0's single stack is enough.
+ * Ring 0 always runs with interrupts off (every gate is an interrupt
+ * gate), so its single stack is enough.
  */
 	.globl syscall_gate
 syscall_gate:
@@ -114,6 +115,10 @@ ISR_NOERR 28
 ISR_ERR   29
 ISR_ERR   30
 ISR_NOERR 31
+/* The PIC lines, vectors 32-47. */
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+ISR_NOERR \n
+.endr
 
 /* Layout must match struct trap_frame in kernel.h. */
 isr_common:
@@ -156,7 +161,7 @@ isr_common:
 	.globl isr_table
 	.balign 8
 isr_table:
-	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
 	.quad isr\n
 	.endr
 

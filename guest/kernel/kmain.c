@@ -39,6 +39,7 @@ void kmain(const struct mv_bootinfo *bi)
 	cpu_init();
 	paging_init(bi->ram_size);
 	palloc_init(bi->free_start, bi->ram_size);
+	irq_init(USER_SPACE_START, bi->ram_size);
 
 	user_boot.ram_size = bi->ram_size;
 	user_boot.tsc_khz = bi->tsc_khz;

@@ -5,8 +5,6 @@
 #define PTE_US 0x4ull
 #define PTE_PS 0x80ull
 
-/* Boot structures and ring 0's image live below this; ring 3 may not. */
-#define SUPERVISOR_END (4ull << 20)
 
 #define MAX_PDS (MV_MAX_RAM >> 30)
 
@@ -25,7 +23,7 @@ void paging_init(uint64_t ram_size)
 		pdpt[i] = (uint64_t)(uintptr_t)pds[i] | PTE_P | PTE_RW | PTE_US;
 	for (uint64_t p = 0; p < huge; p++) {
 		uint64_t pa = p * MV_HUGE_PAGE_SIZE;
-		uint64_t flags = PTE_P | PTE_RW | PTE_PS | (pa >= SUPERVISOR_END ? PTE_US : 0);
+		uint64_t flags = PTE_P | PTE_RW | PTE_PS | (pa >= USER_SPACE_START ? PTE_US : 0);
 		pds[p / 512][p % 512] = pa | flags;
 	}
 	__asm__ volatile("mov %0, %%cr3" : : "r"((uint64_t)(uintptr_t)pml4) : "memory");

@@ -5,7 +5,7 @@
  */
 #include "kernel.h"
 
-#define MAX_EXTENTS 128
+#define MAX_EXTENTS 512
 #define PAGE_SHIFT 12
 
 struct extent {

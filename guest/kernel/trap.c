@@ -1,5 +1,5 @@
 /*
- * Exceptions.  The test guest has no recoverable faults: every exception
+ * Exceptions and device interrupts.  The test guest has no recoverable faults: every exception
  * is a bug or a deliberate test, so it is reported and the VM ends.
  */
 #include "kernel.h"
@@ -22,6 +22,10 @@ void trap_handler(struct trap_frame *f)
 {
 	uint64_t cr2 = 0;
 
+	if (f->vector >= IRQ_VECTOR_BASE) {
+		irq_handler((unsigned)(f->vector - IRQ_VECTOR_BASE));
+		return;
+	}
 	if (f->vector == 14)
 		__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
 	kprintf("exception %s vector=%lu err=0x%lx rip=0x%lx addr=0x%lx rsp=0x%lx rflags=0x%lx ring=%lu",

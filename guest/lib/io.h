@@ -18,6 +18,19 @@ static inline uint32_t inl(uint16_t port)
 	return v;
 }
 
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+	return v;
+}
+
 /* PCI configuration mechanism #1, bus 0, function 0: a dword of slot's config space. */
 static inline uint32_t pci_cfg_read(unsigned slot, unsigned reg)
 {

@@ -1,25 +1,26 @@
 /*
  * balloon: run the balloon driver for SECS seconds, following the
- * device's target (polled every 10 ms: interrupts are not delivered
- * yet), and say what it does so it can be followed on the console.
+ * device's target (a new one comes with an interrupt), and say what it
+ * does so it can be followed on the console.
  * With warm=SIZE it first writes SIZE of memory and frees it again: free
  * guest memory that still costs the host, which is what a balloon is
- * for.
+ * for.  With alloc=SIZE it then allocates SIZE, which may need the
+ * balloon to deflate on OOM.
  */
 #include "workloads.h"
 
 #include "abi.h"
-#include "balloon-driver/vballoon.h"
+#include "balloon_follow.h"
 #include "plat.h"
 
 int wl_balloon(struct args *a)
 {
 	struct vballoon b;
-	uint64_t secs, warm, khz = plat_tsc_khz(), start, deadline, next_poll, reached = 0, last_target = ~0ULL;
-	int64_t inflated = 0, deflated = 0;
+	struct follow_result r;
+	uint64_t secs, warm, alloc;
 
-	if (args_uint(a, "secs", 5, &secs) || args_size(a, "warm", 0, &warm) ||
-	    args_all_taken(a, "balloon", "secs warm"))
+	if (args_uint(a, "secs", 5, &secs) || args_size(a, "warm", 0, &warm) || args_size(a, "alloc", 0, &alloc) ||
+	    args_all_taken(a, "balloon", "secs warm alloc"))
 		return MV_EXIT_BAD_ARGS;
 	if (warm) {
 		uint8_t *p = wl_alloc("balloon", warm);
@@ -34,43 +35,22 @@ int wl_balloon(struct args *a)
 	}
 	if (vballoon_probe(&b))
 		return MV_EXIT_EXCEPTION;
-	start = rdtsc_ordered();
-	deadline = start + secs * khz * 1000;
-	next_poll = start;
-	while (rdtsc_ordered() < deadline) {
-		uint64_t target;
-		int64_t moved;
+	balloon_follow(&b, rdtsc_ordered(), secs, &r);
+	if (alloc) {
+		/* More than is free: with DEFLATE_ON_OOM the balloon gives pages back rather than let this fail. */
+		uint8_t *p = wl_alloc("balloon", alloc);
 
-		if (rdtsc_ordered() < next_poll)
-			continue;
-		target = vballoon_target(&b);
-		if (target != last_target) {
-			plat_say("balloon: target %lu pages (%lu MiB), holding %lu: %s", (unsigned long)target,
-				 (unsigned long)(target >> 8), (unsigned long)b.held,
-				 target > b.held ? "inflating" : target < b.held ? "deflating" : "nothing to do");
-			last_target = target;
-			reached = 0;
-		}
-		/* Move until there is nothing to do, then look again in 10 ms. */
-		while ((moved = vballoon_step(&b)) != 0) {
-			if (moved > 0)
-				inflated += moved;
-			else
-				deflated -= moved;
-		}
-		if (!reached) {
-			reached = rdtsc_ordered();
-			plat_say("balloon: holding %lu pages (%lu MiB)%s, %lu ms after start, %lu requests",
-				 (unsigned long)b.held, (unsigned long)(b.held >> 8),
-				 b.held == target ? ", the target" :
-				 b.held < target ? " (short of the target: the pool ran dry)" :
-				 " (above the target by less than a run: runs go back whole)",
-				 (unsigned long)(tsc_to_ns(reached - start, khz) / 1000000), (unsigned long)b.requests);
-		}
-		next_poll = rdtsc_ordered() + khz * 10;
+		if (!p)
+			return MV_EXIT_NO_MEMORY;
+		for (uint64_t i = 0; i < alloc; i += 4096)
+			p[i] = 1;
+		plat_say("balloon: allocated and wrote %lu MiB with the balloon holding %lu pages",
+			 (unsigned long)(alloc >> 20), (unsigned long)b.held);
 	}
-	plat_say("RESULT workload=balloon target_pages=%lu actual_pages=%lu inflated=%ld deflated=%ld requests=%lu",
-		 (unsigned long)vballoon_target(&b), (unsigned long)b.held, (long)inflated, (long)deflated,
-		 (unsigned long)b.requests);
+	plat_say("RESULT workload=balloon target_pages=%lu actual_pages=%lu inflated=%ld deflated=%ld requests=%lu "
+		 "from_cache=%lu from_free=%lu oom_pages=%lu irqs=%lu stats_sent=%lu",
+		 (unsigned long)vballoon_target(&b), (unsigned long)b.held, (long)r.inflated, (long)r.deflated,
+		 (unsigned long)b.requests, (unsigned long)b.from_cache, (unsigned long)b.from_free,
+		 (unsigned long)b.oom_pages, (unsigned long)b.irqs, (unsigned long)b.stats_sent);
 	return MV_EXIT_OK;
 }

@@ -15,6 +15,7 @@ const struct workload common_workloads[] = {
 	{ "lspci", wl_lspci },
 	{ "balloon", wl_balloon },
 	{ "badvirtio", wl_badvirtio },
+	{ "cache", wl_cache },
 	{ 0, 0 },
 };
 

@@ -9,6 +9,7 @@
 #include "workloads.h"
 
 #include "abi.h"
+#include "lib/fmt.h"
 #include "mm/hist.h"
 #include "pattern.h"
 #include "plat.h"
@@ -38,19 +39,21 @@ static uint64_t q_ns(const struct hist *h, double q, uint64_t khz)
 
 int wl_memstress(struct args *a)
 {
-	uint64_t size, ws, passes, secs, pageout, seed, pageout_ns = 0, khz = plat_tsc_khz();
+	uint64_t size, ws, passes, secs, pageout, seed, delay, rate, check, bad = 0, pageout_ns = 0, khz = plat_tsc_khz();
 	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
 	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
 	unsigned pat, order;
 	uint64_t rnd = 0x2545f4914f6cdd1dull;
 	uint8_t *buf;
+	char verdict[32];
 
 	if (wl_pages(a, "size", 0, &size) || wl_pages(a, "ws", size * PAGE_BYTES, &ws) ||
 	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
 	    args_uint(a, "passes", 0, &passes) || args_uint(a, "secs", 0, &secs) ||
 	    args_choice(a, "order", orders, 0, &order) || args_uint(a, "pageout", 0, &pageout) ||
-	    args_uint(a, "seed", 1, &seed) ||
-	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout seed"))
+	    args_uint(a, "seed", 1, &seed) || args_uint(a, "delay", 0, &delay) || args_uint(a, "rate", 0, &rate) ||
+	    args_uint(a, "verify", 0, &check) ||
+	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout seed delay rate verify"))
 		return MV_EXIT_BAD_ARGS;
 	if (ws > size) {
 		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
@@ -63,13 +66,24 @@ int wl_memstress(struct args *a)
 	}
 	if (!passes && !secs)
 		passes = 3;
+	/* delay=SECS: idle first, so another VM's workload is under way. */
+	for (t0 = rdtsc_ordered(); rdtsc_ordered() - t0 < delay * khz * 1000;)
+		__builtin_ia32_pause();
 	buf = wl_alloc("memstress", size * PAGE_BYTES);
 	if (!buf)
 		return MV_EXIT_NO_MEMORY;
 
 	t0 = rdtsc_ordered();
-	for (uint64_t i = 0; i < size; i++)
+	for (uint64_t i = 0, j = 0; i < size; i++) {
+		/*
+		 * rate=MIB: the working set grows at most this many MiB a second,
+		 * and what is there so far is read over and over meanwhile: a
+		 * working set that grows, not a fill followed by use.
+		 */
+		while (rate && tsc_to_ns(rdtsc_ordered() - t0, khz) < i * PAGE_BYTES * 1000000000.0 / ((double)rate * 1048576))
+			sum += i ? read_page((const uint64_t *)(buf + (j++ % i) * PAGE_BYTES)) : 0;
 		pattern_fill(buf + i * PAGE_BYTES, pat, i, seed);
+	}
 	fill_ns = tsc_to_ns(rdtsc_ordered() - t0, khz);
 	plat_say("memstress: filled %lu MiB (%s) in %lu ms; reading %lu MiB, %s %lu",
 		 (unsigned long)(size * PAGE_BYTES >> 20), pattern_names[pat],
@@ -128,14 +142,25 @@ int wl_memstress(struct args *a)
 out:
 	sink = sum;
 	now = tsc_to_ns(prev - start, khz);
+	/* verify=1: every page must still hold what the fill wrote. */
+	verdict[0] = '\0';
+	for (uint64_t i = 0; check && i < size; i++) {
+		uint64_t want, got;
+
+		if (pattern_check(buf + i * PAGE_BYTES, pat, i, seed, 0, &want, &got) >= 0 && bad++ < 10)
+			plat_say("memstress: BAD page %lu: want 0x%016lx got 0x%016lx", (unsigned long)i,
+				 (unsigned long)want, (unsigned long)got);
+	}
+	if (check)
+		fmt_format(verdict, sizeof(verdict), " bad_pages=%lu", (unsigned long)bad);
 	plat_say("RESULT workload=memstress size_mb=%lu ws_mb=%lu pattern=%s order=%s passes=%lu pages_read=%lu "
 		 "mb_per_s=%lu p50_ns=%lu p99_ns=%lu p999_ns=%lu max_ns=%lu fill_ms=%lu read_ms=%lu "
-		 "pageout_ms=%lu",
+		 "pageout_ms=%lu%s",
 		 (unsigned long)(size * PAGE_BYTES >> 20), (unsigned long)(ws * PAGE_BYTES >> 20),
 		 pattern_names[pat], orders[order], (unsigned long)done_passes, (unsigned long)pages_read,
 		 (unsigned long)mib_per_s(pages_read, now), (unsigned long)q_ns(&total, 0.5, khz),
 		 (unsigned long)q_ns(&total, 0.99, khz), (unsigned long)q_ns(&total, 0.999, khz),
 		 (unsigned long)tsc_to_ns(total.max, khz), (unsigned long)(fill_ns / 1000000),
-		 (unsigned long)(now / 1000000), (unsigned long)(pageout_ns / 1000000));
-	return MV_EXIT_OK;
+		 (unsigned long)(now / 1000000), (unsigned long)(pageout_ns / 1000000), verdict);
+	return bad ? MV_EXIT_VERIFY_FAIL : MV_EXIT_OK;
 }

@@ -18,6 +18,33 @@ uint64_t plat_tsc_khz(void);
 unsigned plat_cpus(void);
 const char *plat_name(void);
 
+/*
+ * The page cache (the test guest's; a Linux process has none here and gets
+ * NULL / 0): memory whose contents may be dropped at any time, oldest
+ * first, when an allocation needs room or the balloon takes it.
+ */
+void *plat_cache_add(uint64_t bytes);
+int plat_cache_has(const void *p, uint64_t bytes);    /* 1 if still cached */
+uint64_t plat_cache_bytes(void);                       /* cached now */
+uint64_t plat_cache_dropped_bytes(void);               /* dropped so far */
+/* Drop up to max_bytes (<= 16 MiB) of the oldest cache and own those pages; *got says how much. */
+void *plat_cache_take(uint64_t max_bytes, uint64_t *got);
+
+/*
+ * A device interrupt line (the test guest only): each interrupt masks the
+ * line and adds 1 to *counter; the driver unmasks it once the device is
+ * quiet.  0, or -1.
+ */
+int plat_irq_attach(unsigned irq, volatile uint64_t *counter);
+int plat_irq_unmask(unsigned irq);
+
+/*
+ * Called when plat_alloc would fail, before it does: the hook frees what
+ * it can (a balloon deflating on OOM) and returns nonzero if it freed any,
+ * and the allocation is tried again.
+ */
+void plat_on_oom(int (*hook)(void *ctx, uint64_t bytes), void *ctx);
+
 /* One console line (no '\n' needed). */
 void plat_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

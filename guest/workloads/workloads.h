@@ -22,6 +22,7 @@ int wl_dup(struct args *a);
 int wl_lspci(struct args *a);
 int wl_balloon(struct args *a);
 int wl_badvirtio(struct args *a);
+int wl_cache(struct args *a);
 
 /* The workloads every platform has, NULL-terminated. */
 extern const struct workload common_workloads[];

@@ -538,6 +538,101 @@ assert last["good"]["balloon_broken"] is False, last["good"]
 PY'
 }
 
+# A target changed at run time reaches the driver by the configuration
+# interrupt (INTx through the in-kernel irqchip): it inflates, then
+# deflates when balloon_at lowers the target, and reports its stats.
+t_balloon_follows_a_new_target_by_interrupt() {
+	vmm run --stats "$WORK/s.jsonl" --balloon-stats 0.5 \
+		--vm name=vm0,mem=128M,balloon=64M,balloon_at=1.5:16M --append "workload=balloon secs=3 warm=96M"
+	expect '[ $RC -eq 0 ]'
+	expect 'grep -q "interrupts on IRQ 10" "$OUT"'
+	expect 'grep -q "vm0: balloon target now 16 MiB (balloon_at)" "$ERR"'
+	expect 'grep -q "balloon: target 4096 pages (16 MiB), holding 16384: deflating" "$OUT"'
+	expect '[ "$(result vm0 actual_pages)" = 4096 ] && [ "$(result vm0 deflated)" = 12288 ]'
+	expect '[ "$(result vm0 irqs)" -ge 2 ] && [ "$(result vm0 stats_sent)" -ge 3 ]'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+run = [json.loads(l) for l in open(sys.argv[1])]
+run = [r for r in run if r.get("vm") == "vm0" and r["run_state"] == "running"]
+last = run[-1]
+assert last["mctlsz_mb"] == 16 and last["balloon_actual_mb"] == 16, last
+assert last["guest_stats_updates"] >= 3 and last["guest_total_mb"] == 128, last
+assert 0 < last["guest_free_mb"] < 128 and last["guest_avail_mb"] >= last["guest_free_mb"], last
+assert last["balloon_irqs"] >= 2, last
+PY'
+}
+
+# Under balloon pressure the guest drops its page cache first (oldest
+# first), and what it keeps is intact.
+t_balloon_takes_cache_first() {
+	vmm run --vm name=vm0,mem=256M,balloon_at=1:150M --append "workload=cache size=200M secs=3"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result vm0 bad_pages)" = 0 ] && [ "$(result vm0 from_cache)" = 38400 ] && [ "$(result vm0 from_free)" = 0 ]'
+	expect '[ "$(result vm0 kept_mb)" = 50 ] && [ "$(result vm0 dropped_mb)" = 150 ]'
+}
+
+# With DEFLATE_ON_OOM the driver gives pages back before a guest
+# allocation fails.
+t_balloon_deflates_on_oom() {
+	vmm run --vm name=vm0,mem=128M,balloon=100M --append "workload=balloon secs=1 alloc=60M"
+	expect '[ $RC -eq 0 ]'
+	expect 'grep -q "balloon: an allocation of 61440 KiB would fail: gave back .* (deflate on OOM)" "$OUT"'
+	expect '[ "$(result vm0 oom_pages)" -gt 0 ] && [ "$(result vm0 actual_pages)" -lt 25600 ]'
+}
+
+# The seed's proof: at overcommit 1.5 an idle VM with a large cache gives
+# memory to a VM whose working set grows, through its balloon, before any
+# page is swapped; nothing is read back from swap and every byte checks.
+t_balloon_takes_from_the_idle_vm_first() {
+	vmm run --host-mem 341M --stats "$WORK/s.jsonl" \
+		--vm name=idle,mem=256M --append "workload=cache size=200M secs=22" \
+		--vm name=grow,mem=256M --append "workload=memstress size=200M delay=10 rate=40 secs=4 verify=1"
+	expect '[ $RC -eq 0 ]'
+	expect '[ "$(result idle bad_pages)" = 0 ] && [ "$(result grow bad_pages)" = 0 ]'
+	expect '[ "$(result idle from_cache)" -ge 12800 ]'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+idle = [r for r in rows if r.get("vm") == "idle"]
+grow = [r for r in rows if r.get("vm") == "grow"]
+for r in idle + grow:
+    print("t=%5.1f %-4s consumed %6.1f sztgt %6.1f mctlsz %5.1f tchd %5.1f swr %d sww %d" % (r["t"], r["vm"],
+          r["consumed_mb"], r["sztgt_mb"], r["mctlsz_mb"], r["tchd_mb"], r["swr"], r["sww"]), file=sys.stderr)
+assert max(r["mctlsz_mb"] for r in idle) >= 50, "the idle VM was not ballooned"
+assert max(r["mctlsz_mb"] for r in grow) == 0, "the growing VM was ballooned"
+assert max(r["consumed_mb"] for r in grow) >= 195, "the growing VM did not get its working set"
+assert all(r["swr"] == 0 for r in idle + grow), "pages were read back from swap"
+PY'
+}
+
+# Shares matter: two VMs with the same workload at overcommit, once with
+# shares 2:1 and once 1:1; the one with twice the shares keeps about
+# twice the memory, and with equal shares they keep about the same.
+t_shares_split_memory() {
+	local ratios=""
+	for big in 2000 1000; do
+		vmm run --host-mem 280M --stats "$WORK/s.jsonl" \
+			--vm name=big,mem=256M,shares=$big --append "workload=cache size=200M secs=6" \
+			--vm name=small,mem=256M,shares=1000 --append "workload=cache size=200M secs=6"
+		expect '[ $RC -eq 0 ] && [ "$(result big bad_pages)" = 0 ] && [ "$(result small bad_pages)" = 0 ]'
+		ratios="$ratios $(python3 - "$WORK/s.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+held = {}
+for r in rows:
+    if r.get("vm") and r["run_state"] == "running" and 4 <= r["t"] <= 7:
+        held.setdefault(r["vm"], []).append(r["consumed_mb"] + r["swcur_mb"] + r["zip_mb"])
+print("%.2f" % ((sum(held["big"]) / len(held["big"])) / (sum(held["small"]) / len(held["small"]))))
+PY
+)"
+	done
+	echo "# memory kept, big/small: shares 2:1 $(echo $ratios | cut -d' ' -f1), 1:1 $(echo $ratios | cut -d' ' -f2)"
+	expect "python3 -c 'import sys; r=[float(x) for x in sys.argv[1:]]; sys.exit(0 if 1.6 <= r[0] <= 2.5 and 0.7 <= r[1] <= 1.4 else 1)' $ratios"
+}
+
+t_bad_balloon_at() { bad_input 64 "bad balloon_at" run --vm name=a,mem=16M,balloon_at=2; }
+t_bad_balloon_stats() { bad_input 64 "--balloon-stats" run --balloon-stats x --vm name=a,mem=16M; }
+
 t_balloon_driver_without_a_device() {
 	vmm run --no-balloon --mem 64M --append "workload=balloon secs=1"
 	expect '[ $RC -eq 3 ]'

@@ -755,6 +755,36 @@ START_TEST(balloon_inflates_and_deflates)
 }
 END_TEST
 
+/* VRING_AVAIL_F_NO_INTERRUPT: the driver that waits in place gets no interrupt for used buffers. */
+START_TEST(balloon_honours_no_interrupt)
+{
+	static const uint32_t in[] = { 3 };
+	uint16_t flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+
+	balloon_open();
+	virtio_balloon_set_target(&bal, 8);
+	ck_assert_uint_eq(vr(VIRTIO_PCI_ISR, 1), VIRTIO_ISR_CONFIG);  /* the target's interrupt, read and gone */
+	ck_assert_uint_eq(irq_level, 0);
+	memcpy(ram + tqs[0].avail, &flags, 2);
+	pfns_at(0xf000, in, 1);
+	tdesc(&tqs[0], 0, 0xf000, 4, 0, 0);
+	tkick(0, 0);
+	ck_assert_uint_eq(tused(0), 1);
+	ck_assert_uint_eq(inflates, 1);
+	ck_assert_uint_eq(irq_level, 0);
+	ck_assert_uint_eq(vr(VIRTIO_PCI_ISR, 1), 0);
+	/* Flags back to 0: the next used buffer interrupts. */
+	flags = 0;
+	memcpy(ram + tqs[0].avail, &flags, 2);
+	tkick(0, 0);
+	ck_assert_uint_eq(tused(0), 2);
+	ck_assert_uint_eq(irq_level, 1);
+	ck_assert_uint_eq(vr(VIRTIO_PCI_ISR, 1), VIRTIO_ISR_QUEUE);
+	ck_assert_uint_eq(irq_level, 0);
+	virtio_balloon_destroy(&bal);
+}
+END_TEST
+
 START_TEST(balloon_refuses_pages_outside_ram)
 {
 	static const uint32_t in[] = { 3, 256 };
@@ -872,6 +902,7 @@ static Suite *devices_suite(void)
 
 	tc = tcase_create("balloon");
 	tcase_add_test(tc, balloon_inflates_and_deflates);
+	tcase_add_test(tc, balloon_honours_no_interrupt);
 	tcase_add_test(tc, balloon_refuses_pages_outside_ram);
 	tcase_add_test(tc, balloon_refuses_malformed_buffers);
 	tcase_add_test(tc, balloon_keeps_stats_and_takes_reports);

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the pure parts of the test guest, built for the host:
- * argument parsing, the formatter, the page allocator and the page
- * patterns that verify depends on.
+ * argument parsing, the formatter, the page allocator, the page cache
+ * and the page patterns that verify depends on.
  */
 #include <check.h>
 #include <stdint.h>
@@ -134,13 +134,51 @@ START_TEST(palloc_runs_out_of_extents_cleanly)
 {
 	unsigned freed = 0;
 
-	palloc_init(P(0x1000), P(0x1000 + 1024));
-	ck_assert_uint_eq(palloc_alloc(1024), P(0x1000));
+	palloc_init(P(0x1000), P(0x1000 + 4096));
+	ck_assert_uint_eq(palloc_alloc(4096), P(0x1000));
 	/* Every other page: each free is its own extent, until the array is full. */
-	for (unsigned i = 0; i < 1024; i += 2)
+	for (unsigned i = 0; i < 4096; i += 2)
 		freed += palloc_free(P(0x1000 + i), 1) == 0;
-	ck_assert_uint_lt(freed, 512);
+	ck_assert_uint_gt(freed, 0);
+	ck_assert_uint_lt(freed, 2048);
 	ck_assert_uint_eq(palloc_free_pages(), freed);
+}
+END_TEST
+
+START_TEST(pcache_drops_oldest_first)
+{
+	uint64_t a, b, c, r, x;
+
+	palloc_init(P(0x100), P(0x100 + 100));
+	a = pcache_add(30);
+	x = palloc_alloc(30);
+	b = pcache_add(30);
+	ck_assert_uint_eq(a, P(0x100));
+	ck_assert_uint_eq(b, P(0x100 + 60));
+	ck_assert_int_eq(palloc_free(x, 30), 0);
+	ck_assert_uint_eq(pcache_pages(), 60);
+	ck_assert_int_eq(pcache_has(a, 30), 1);
+	ck_assert_int_eq(pcache_has(a + P(0) + 29 * 4096, 2), 0);  /* straddles two extents */
+	/* Free runs of 30 and 10: an allocation of 50 drops the oldest extent (next to the 30), and only it. */
+	c = pcache_alloc(50);
+	ck_assert_uint_ne(c, 0);
+	ck_assert_int_eq(pcache_has(a, 30), 0);
+	ck_assert_int_eq(pcache_has(b, 30), 1);
+	ck_assert_uint_eq(pcache_pages(), 30);
+	ck_assert_uint_eq(pcache_dropped(), 30);
+	/* The balloon takes part of the oldest extent: gpa | (pages - 1). */
+	r = pcache_take(8);
+	ck_assert_uint_eq(r & ~0xfffull, b);
+	ck_assert_uint_eq((r & 0xfff) + 1, 8);
+	ck_assert_int_eq(pcache_has(b, 8), 0);
+	ck_assert_int_eq(pcache_has(b + 8 * 4096, 22), 1);
+	r = pcache_take(100);
+	ck_assert_uint_eq((r & 0xfff) + 1, 22);
+	ck_assert_uint_eq(pcache_pages(), 0);
+	ck_assert_uint_eq(pcache_take(1), 0);                      /* nothing left */
+	ck_assert_uint_eq(pcache_take(PCACHE_TAKE_MAX + 1), 0);    /* more than one answer can say */
+	/* No cache, no room: the allocation fails rather than loop. */
+	ck_assert_uint_eq(pcache_alloc(1000), 0);
 }
 END_TEST
 
@@ -174,6 +212,7 @@ static Suite *guest_suite(void)
 	tcase_add_test(t, palloc_allocates_and_merges);
 	tcase_add_test(t, palloc_rejects_bad_frees);
 	tcase_add_test(t, palloc_runs_out_of_extents_cleanly);
+	tcase_add_test(t, pcache_drops_oldest_first);
 	tcase_add_test(t, patterns_regenerate_and_catch_changes);
 	suite_add_tcase(s, t);
 	return s;

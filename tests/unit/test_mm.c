@@ -383,6 +383,15 @@ START_TEST(revocation_takes_from_the_idle_vm_first)
 	/* Plenty for both: no balloon. */
 	alloc_targets(v, 2, 5000, 0.75);
 	ck_assert_uint_eq(v[0].balloon_target + v[1].balloon_target, 0);
+	/*
+	 * Pages the host swapped are still the VM's: swapping 300 of the idle
+	 * VM's 800 leaves its want and its balloon target where they were.
+	 */
+	v[0].consumed = 500;
+	v[0].reclaimed = 300;
+	alloc_targets(v, 2, 1200, 0.75);
+	ck_assert_uint_eq(v[0].target, 400);
+	ck_assert_uint_eq(v[0].balloon_target, 400);
 }
 END_TEST
 

@@ -171,6 +171,41 @@ START_TEST(config_swap_options)
 }
 END_TEST
 
+START_TEST(config_balloon_options)
+{
+	struct host_config cfg;
+	const char *args[] = { "--balloon-stats", "0.25", "--vm", "name=a,mem=64M,balloon=16M,balloon_at=2.5:0",
+			       "--vm", "name=b,mem=64M,balloon_at=1:8M", "--vm", "name=c,mem=64M", NULL };
+	const char *off[] = { "--balloon-stats", "0", "--mem", "64M", NULL };
+	const char *bad[][5] = {
+		{ "--vm", "name=a,mem=64M,balloon_at=2", NULL },
+		{ "--vm", "name=a,mem=64M,balloon_at=0:8M", NULL },
+		{ "--vm", "name=a,mem=64M,balloon_at=1:5k", NULL },
+		{ "--vm", "name=a,mem=64M,balloon_at=x:8M", NULL },
+		{ "--balloon-stats", "-1", "--mem", "64M", NULL },
+		{ "--balloon-stats", "4000", "--mem", "64M", NULL },
+	};
+
+	ck_assert_msg(parse(&cfg, args) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.balloon_stats_ms, 250);
+	ck_assert_int_eq(cfg.vms[0].balloon_pinned, 1);
+	ck_assert_uint_eq(cfg.vms[0].balloon, 16ULL << 20);
+	ck_assert_uint_eq(cfg.vms[0].balloon_at_ns, 2500000000ULL);
+	ck_assert_uint_eq(cfg.vms[0].balloon_at, 0);
+	ck_assert_int_eq(cfg.vms[1].balloon_pinned, 1);   /* balloon_at alone pins too */
+	ck_assert_uint_eq(cfg.vms[1].balloon_at, 8ULL << 20);
+	ck_assert_int_eq(cfg.vms[2].balloon_pinned, 0);
+	config_free(&cfg);
+	ck_assert_msg(parse(&cfg, off) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.balloon_stats_ms, 0);
+	config_free(&cfg);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(parse(&cfg, bad[i]) != 0, "accepted bad line %u", i);
+		config_free(&cfg);
+	}
+}
+END_TEST
+
 START_TEST(config_rejects_bad_command_lines)
 {
 	struct host_config cfg;
@@ -451,6 +486,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, config_multi_vm);
 	tcase_add_test(tc, config_single_vm_shorthand);
 	tcase_add_test(tc, config_swap_options);
+	tcase_add_test(tc, config_balloon_options);
 	tcase_add_loop_test(tc, config_rejects_bad_command_lines, 0,
 			    (int)(sizeof(bad_cmdlines) / sizeof(bad_cmdlines[0])));
 	suite_add_tcase(s, tc);
