@@ -448,22 +448,8 @@ printf "  %-44s %s ns a page (first pass, hashing only) against XXH3 alone %s ns
 	"memvisor scan cost" "$d_scan_ns" "${xxh:-?}" "$(ratio "$d_scan_ns" "${xxh:-0}")"
 printf "  %-44s %s us of scanner CPU a guest page merged (compare, mmap, userfaultfd)\n" "memvisor merge cost" "$d_merge_us"
 
-# ---- ballooning: the guest's driver against the device ---------------------------
-echo
-echo "== balloon: inflate 256 MiB of free (but host-backed) guest memory, mem=512M, our guest's driver"
-"$B/vmm" run --stats "$TMP/bal.jsonl" --vm name=b,mem=512M,balloon=256M \
-	--append "workload=balloon secs=2 warm=384M" >"$TMP/bal" 2>/dev/null
-bal_ms=$(sed -n 's/.*balloon: holding 65536 pages (256 MiB), the target, \([0-9]*\) ms after start.*/\1/p' "$TMP/bal")
-if [ -n "$bal_ms" ]; then
-	bal_mbs=$(echo "scale=0; 256 * 1000 / ($bal_ms + 0.5)" | bc)
-	bal_cons=$(grep '"vm":"b","run_state":"running"' "$TMP/bal.jsonl" | tail -n 1 | tr ',' '\n' | sed -n 's/"consumed_mb"://p')
-	printf "  %-44s %s ms: %s MiB/s (target set before the driver starts; host memory left %s MiB of 384)\n" \
-		"inflate to the target" "$bal_ms" "$bal_mbs" "$bal_cons"
-	emit "{\"bench\":\"balloon\",\"inflate_ms\":$bal_ms,\"inflate_mb_per_s\":$bal_mbs,\"consumed_mb\":$bal_cons}"
-else
-	echo "  inflate to the target: NOT MEASURED (the driver did not reach it):"; sed 's/^/    /' "$TMP/bal"
-fi
-echo "  deflate: NOT MEASURED yet (a target can only be set at start until the control socket exists)"
+# ---- ballooning: throughput, and the overcommitment sweep (scripts/balloon_bench.sh) ----
+"$ROOT/scripts/balloon_bench.sh" "$B" "$JSON"
 
 echo
 echo "JSON lines: $JSON"

@@ -3,7 +3,36 @@
 #include "kvm.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* After a driver's write: has `actual` reached a timed target? (lock held) */
+static void check_timed(struct vm_devices *d)
+{
+	char msg[200];
+	double ms, mib;
+
+	if (!d->timing || d->balloon.actual != d->balloon.num_pages)
+		return;
+	d->timing = 0;
+	ms = (double)(mono_ns() - d->timed_ns) / 1e6;
+	mib = (double)(d->balloon.actual > d->timed_from ? d->balloon.actual - d->timed_from
+							 : d->timed_from - d->balloon.actual) / 256.0;
+	snprintf(msg, sizeof(msg), "balloon: actual reached the target, %u pages, %.1f ms after it was set: "
+		 "%s %.0f MiB at %.0f MiB/s", d->balloon.actual, ms,
+		 d->balloon.actual > d->timed_from ? "inflated" : "deflated", mib, ms > 0 ? mib * 1000 / ms : 0);
+	if (d->log)
+		d->log(d->log_ctx, msg);
+}
 
 static int mem_read(void *ctx, uint64_t gpa, void *dst, size_t len)
 {
@@ -101,6 +130,8 @@ int devices_io(struct vm_devices *d, uint16_t port, int write, void *data, unsig
 		return 0;
 	pthread_mutex_lock(&d->lock);
 	taken = pci_io(&d->bus, port, write, data, len);
+	if (write && d->balloon_on)
+		check_timed(d);
 	pthread_mutex_unlock(&d->lock);
 	return taken;
 }
@@ -111,15 +142,22 @@ int devices_mmio(struct vm_devices *d, uint64_t gpa, int write, void *data, unsi
 
 	pthread_mutex_lock(&d->lock);
 	taken = pci_mmio(&d->bus, gpa, write, data, len);
+	if (write && d->balloon_on)
+		check_timed(d);
 	pthread_mutex_unlock(&d->lock);
 	return taken;
 }
 
-void devices_balloon_target(struct vm_devices *d, uint64_t pages)
+void devices_balloon_target(struct vm_devices *d, uint64_t pages, int timed)
 {
 	if (!d->balloon_on)
 		return;
 	pthread_mutex_lock(&d->lock);
+	if (timed) {
+		d->timing = 1;
+		d->timed_ns = mono_ns();
+		d->timed_from = d->balloon.actual;
+	}
 	virtio_balloon_set_target(&d->balloon, pages > UINT32_MAX ? UINT32_MAX : (uint32_t)pages);
 	pthread_mutex_unlock(&d->lock);
 }

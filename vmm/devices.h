@@ -35,6 +35,10 @@ struct vm_devices {
 	void (*log)(void *ctx, const char *msg);
 	void *log_ctx;
 	int vm_fd;                 /* for KVM_IRQ_LINE; -1 in unit tests */
+	/* A target set by hand (balloon_at): when, from what, so reaching it can be timed. */
+	int timing;
+	uint64_t timed_ns;
+	uint32_t timed_from;
 	uint64_t irqs_raised;      /* times the balloon's line went up */
 };
 
@@ -57,8 +61,12 @@ struct balloon_figures {
 };
 void devices_balloon_figures(struct vm_devices *d, struct balloon_figures *f);
 
-/* A new balloon target, in pages (the driver hears of it by a configuration interrupt). */
-void devices_balloon_target(struct vm_devices *d, uint64_t pages);
+/*
+ * A new balloon target, in pages (the driver hears of it by a configuration
+ * interrupt).  timed: log how long the driver takes to report `actual` at
+ * the target, and at what rate (for targets set by hand, not the policy's).
+ */
+void devices_balloon_target(struct vm_devices *d, uint64_t pages, int timed);
 
 /* Ask the driver for fresh memory stats (returns its buffer, raises the line). */
 void devices_balloon_poll_stats(struct vm_devices *d);

@@ -129,7 +129,7 @@ static void balloon_set(void *ctx, uint64_t pages)
 {
 	struct vm *vm = ctx;
 
-	devices_balloon_target(&vm->dev, pages);
+	devices_balloon_target(&vm->dev, pages, 0);
 }
 
 /* The memory manager could not serve a fault: the VM cannot go on. */
@@ -337,7 +337,7 @@ void vm_balloon_tick(struct vm *vm, uint64_t now_ns)
 	since = now_ns - vm->t_start_ns;
 	if (cfg->balloon_at_ns && !vm->balloon_at_done && since >= cfg->balloon_at_ns) {
 		vm->balloon_at_done = 1;
-		devices_balloon_target(&vm->dev, cfg->balloon_at / GM_PAGE);
+		devices_balloon_target(&vm->dev, cfg->balloon_at / GM_PAGE, 1);
 		console_log(vm->name, "balloon target now %llu MiB (balloon_at)",
 			    (unsigned long long)(cfg->balloon_at >> 20));
 	}

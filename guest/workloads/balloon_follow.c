@@ -17,43 +17,56 @@ static void say_held(const struct vballoon *b, uint64_t target, uint64_t since, 
 		 (unsigned long)b->from_free, (unsigned long)b->requests);
 }
 
+void follower_init(struct follower *f, struct vballoon *b)
+{
+	*f = (struct follower){ .b = b, .khz = plat_tsc_khz(), .last_target = ~0ULL, .settled = 1 };
+	f->target_at = f->next_look = rdtsc_ordered();
+}
+
+void follower_tick(struct follower *f)
+{
+	struct vballoon *b = f->b;
+	uint64_t now = rdtsc_ordered(), target;
+	int64_t moved;
+	/* A new target comes with an interrupt (without a line: look every 10 ms). */
+	unsigned isr = vballoon_service(b);
+
+	if (!(isr & 2) && f->settled && now < f->next_look)
+		return;
+	target = vballoon_target(b);
+	if (target != f->last_target) {
+		plat_say("balloon: target %lu pages (%lu MiB), holding %lu: %s", (unsigned long)target,
+			 (unsigned long)(target >> 8), (unsigned long)b->held,
+			 target > b->held ? "inflating" : target < b->held ? "deflating" : "nothing to do");
+		f->last_target = target;
+		f->target_at = now;
+		f->r.targets++;
+	}
+	/* One step at a time, so an interrupt is seen between steps. */
+	moved = vballoon_step(b);
+	if (moved > 0)
+		f->r.inflated += moved;
+	else if (moved < 0)
+		f->r.deflated -= moved;
+	if (moved == 0 && !f->settled)
+		say_held(b, target, f->target_at, f->khz);
+	f->settled = moved == 0;
+	/* Short of the target: look for spare pages again now and then. */
+	f->next_look = b->held < target ? now + f->khz * RETRY_MS : b->irq_on ? ~0ULL : now + f->khz * 10;
+}
+
 void balloon_follow(struct vballoon *b, uint64_t start, uint64_t secs, struct follow_result *r)
 {
-	uint64_t khz = plat_tsc_khz(), deadline = start + secs * khz * 1000, last_target = ~0ULL;
-	uint64_t target_at = start, next_look = start;
-	int settled = 1;
+	struct follower f;
+	uint64_t deadline = start + secs * plat_tsc_khz() * 1000;
 
-	r->inflated = r->deflated = 0;
-	r->targets = 0;
-	for (uint64_t now = rdtsc_ordered(); now < deadline; now = rdtsc_ordered()) {
-		uint64_t target;
-		int64_t moved;
-		/* A new target comes with an interrupt (without a line: look every 10 ms). */
-		unsigned isr = vballoon_service(b);
+	follower_init(&f, b);
+	while (rdtsc_ordered() < deadline) {
+		uint64_t before = f.r.inflated + f.r.deflated + f.r.targets;
 
-		if (!(isr & 2) && settled && now < next_look) {
+		follower_tick(&f);
+		if (f.r.inflated + f.r.deflated + f.r.targets == before)
 			__builtin_ia32_pause();
-			continue;
-		}
-		target = vballoon_target(b);
-		if (target != last_target) {
-			plat_say("balloon: target %lu pages (%lu MiB), holding %lu: %s", (unsigned long)target,
-				 (unsigned long)(target >> 8), (unsigned long)b->held,
-				 target > b->held ? "inflating" : target < b->held ? "deflating" : "nothing to do");
-			last_target = target;
-			target_at = now;
-			r->targets++;
-		}
-		/* One step at a time, so an interrupt is seen between steps. */
-		moved = vballoon_step(b);
-		if (moved > 0)
-			r->inflated += moved;
-		else if (moved < 0)
-			r->deflated -= moved;
-		if (moved == 0 && !settled)
-			say_held(b, target, target_at, khz);
-		settled = moved == 0;
-		/* Short of the target: look for spare pages again now and then. */
-		next_look = b->held < target ? now + khz * RETRY_MS : b->irq_on ? deadline : now + khz * 10;
 	}
+	*r = f.r;
 }

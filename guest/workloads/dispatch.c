@@ -16,6 +16,7 @@ const struct workload common_workloads[] = {
 	{ "balloon", wl_balloon },
 	{ "badvirtio", wl_badvirtio },
 	{ "cache", wl_cache },
+	{ "oltp", wl_oltp },
 	{ 0, 0 },
 };
 

@@ -633,6 +633,14 @@ PY
 t_bad_balloon_at() { bad_input 64 "bad balloon_at" run --vm name=a,mem=16M,balloon_at=2; }
 t_bad_balloon_stats() { bad_input 64 "--balloon-stats" run --balloon-stats x --vm name=a,mem=16M; }
 
+# The DVD-store-like server of the bench: transactions on its buffer pool
+# while its balloon driver runs between them; the pool checks at the end.
+t_oltp_takes_transactions_beside_the_balloon() {
+	vmm run --vm name=vm0,mem=128M,balloon_at=1:24M --append "workload=oltp db=32M cache=32M secs=2"
+	expect '[ $RC -eq 0 ] && [ "$(result vm0 bad_pages)" = 0 ] && [ "$(result vm0 txns)" -gt 0 ]'
+	expect '[ "$(result vm0 balloon_pages)" = 6144 ] && [ "$(result vm0 cache_kept_mb)" = 8 ]'
+}
+
 t_balloon_driver_without_a_device() {
 	vmm run --no-balloon --mem 64M --append "workload=balloon secs=1"
 	expect '[ $RC -eq 3 ]'
