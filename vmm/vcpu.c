@@ -82,7 +82,7 @@ static int handle_exit(struct vcpu *v, struct kvm_run *run)
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		return 0;
-	case KVM_EXIT_HLT:
+	case KVM_EXIT_HLT: /* only without the in-kernel irqchip, which keeps hlt inside KVM */
 		if (v->index == 0) {
 			vcpu_fail(v, "halted with no interrupt source (KVM_EXIT_HLT on the boot vCPU)");
 			return 1;
