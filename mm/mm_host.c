@@ -187,8 +187,33 @@ static void reclaim(struct mm_host *h)
 	h->swap_exhausted = 0;
 }
 
+/*
+ * A limit holds whatever the host's state and whether or not the guest
+ * runs a balloon driver: beyond it, the VM's own pages are swapped (its
+ * balloon, when it has one, takes over within a policy period).
+ */
+static void enforce_limits(struct mm_host *h)
+{
+	for (unsigned i = 0; i < h->nvms; i++) {
+		struct guest_mem *gm = h->vms[i];
+		uint64_t consumed, ballooned, reclaimed;
+
+		if (!gm->limit)
+			continue;
+		guest_mem_usage(gm, &consumed, &ballooned, &reclaimed);
+		while (consumed > gm->limit && !atomic_load(&h->stop)) {
+			uint64_t over = consumed - gm->limit;
+
+			if (guest_mem_evict(gm, over > SWAP_BATCH_MAX ? SWAP_BATCH_MAX : (unsigned)over) == 0)
+				break;
+			guest_mem_usage(gm, &consumed, &ballooned, &reclaimed);
+		}
+	}
+}
+
 void mm_host_step(struct mm_host *h)
 {
+	enforce_limits(h);
 	if (update_state(h) >= MEM_HARD)
 		reclaim(h);
 }
