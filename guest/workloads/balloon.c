@@ -13,6 +13,16 @@
 #include "balloon_follow.h"
 #include "plat.h"
 
+/* bytes of new memory with every page written (so the host backs it), or NULL. */
+static uint8_t *written(const char *wl, uint64_t bytes)
+{
+	uint8_t *p = wl_alloc(wl, bytes);
+
+	for (uint64_t i = 0; p && i < bytes; i += 4096)
+		p[i] = 1;
+	return p;
+}
+
 int wl_balloon(struct args *a)
 {
 	struct vballoon b;
@@ -23,12 +33,10 @@ int wl_balloon(struct args *a)
 	    args_all_taken(a, "balloon", "secs warm alloc"))
 		return MV_EXIT_BAD_ARGS;
 	if (warm) {
-		uint8_t *p = wl_alloc("balloon", warm);
+		uint8_t *p = written("balloon", warm);
 
 		if (!p)
 			return MV_EXIT_NO_MEMORY;
-		for (uint64_t i = 0; i < warm; i += 4096)
-			p[i] = 1;
 		plat_free(p, warm);
 		plat_say("balloon: wrote %lu MiB and freed it: free in the guest, still backed by the host",
 			 (unsigned long)(warm >> 20));
@@ -38,12 +46,8 @@ int wl_balloon(struct args *a)
 	balloon_follow(&b, rdtsc_ordered(), secs, &r);
 	if (alloc) {
 		/* More than is free: with DEFLATE_ON_OOM the balloon gives pages back rather than let this fail. */
-		uint8_t *p = wl_alloc("balloon", alloc);
-
-		if (!p)
+		if (!written("balloon", alloc))
 			return MV_EXIT_NO_MEMORY;
-		for (uint64_t i = 0; i < alloc; i += 4096)
-			p[i] = 1;
 		plat_say("balloon: allocated and wrote %lu MiB with the balloon holding %lu pages",
 			 (unsigned long)(alloc >> 20), (unsigned long)b.held);
 	}
