@@ -214,7 +214,8 @@ static void enforce_limits(struct mm_host *h)
 void mm_host_step(struct mm_host *h)
 {
 	enforce_limits(h);
-	if (update_state(h) >= MEM_HARD)
+	/* The seed's Table 3: the host compresses and swaps in the hard and low states only. */
+	if (memstate_actions(update_state(h)) & (ACT_COMPRESS | ACT_SWAP))
 		reclaim(h);
 }
 
@@ -246,6 +247,12 @@ static void balloon_pass(struct mm_host *h)
 	keep = h->ms.leave[MEM_SOFT] + atomic_load(&h->overhead_bytes) + (uint64_t)atomic_load(&h->zip_bytes);
 	spend = h->budget > keep ? (h->budget - keep) / GM_PAGE : 0;
 	avail = spend > frames ? spend - frames : 0;
+	/*
+	 * Table 3 again: in the high state nothing is taken for the others, so
+	 * only limits set balloon targets; from soft on the balloon reclaims.
+	 */
+	if (!(memstate_actions(h->ms.state) & ACT_BALLOON))
+		avail = UINT64_MAX;
 	alloc_targets(v, h->nvms, avail, h->idle_tax);
 	for (unsigned i = 0; i < h->nvms; i++) {
 		struct guest_mem *gm = h->vms[i];
