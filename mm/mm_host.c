@@ -257,6 +257,14 @@ static void balloon_pass(struct mm_host *h)
 	for (unsigned i = 0; i < h->nvms; i++) {
 		struct guest_mem *gm = h->vms[i];
 
+		/*
+		 * Memory is short (hard, low): a balloon does not give back what
+		 * it holds.  Its VM may look under target only because its
+		 * deflated pages are not touched yet; handing more back would just
+		 * be taken again by swapping.
+		 */
+		if (h->ms.state >= MEM_HARD && v[i].balloon_target < gm->mctltgt)
+			v[i].balloon_target = gm->mctltgt;
 		gm->sztgt = v[i].target;
 		gm->mctltgt = v[i].balloon_target;
 		if (gm->balloon_set)
