@@ -17,13 +17,13 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 VMM_SRCS := $(wildcard vmm/*.c)
 MM_SRCS  := $(wildcard mm/*.c)
 # The parts of vmm/ with no KVM, no threads and no I/O: unit-tested directly.
-VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c
+VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.c
 
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
 
 .PHONY: all deps test test-unit test-integration demo bench clean
-all: $(BUILD)/vmm $(BUILD)/guest.elf
+all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/vmmctl
 
 deps:
 	@scripts/deps.sh
@@ -35,6 +35,10 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/test/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+
+# The control socket's client: no KVM, no memory manager.
+$(BUILD)/vmmctl: $(call obj,tools/vmmctl.c tools/jdom.c)
+	$(CC) $(OPT) -o $@ $^
 
 $(BUILD)/vmm: $(call obj,$(VMM_SRCS) $(MM_SRCS))
 	$(CC) $(OPT) -o $@ $^ $(LDLIBS)

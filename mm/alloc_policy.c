@@ -31,7 +31,7 @@ void alloc_targets(struct alloc_vm *v, unsigned n, uint64_t avail, double tax)
 			want = cap(&v[i]);
 		if (want < v[i].reservation)
 			want = v[i].reservation;
-		v[i].target = want;
+		v[i].want = v[i].target = want;
 		total += want;
 	}
 	/* Min-funding revocation: take from the VM that pays least per page. */

@@ -31,7 +31,8 @@ struct alloc_vm {
 	unsigned shares;
 	int balloon;                   /* has a balloon the policy may set */
 	/* out, pages */
-	uint64_t target;               /* SZTGT */
+	uint64_t want;                 /* what it would hold, within limit and reservation */
+	uint64_t target;               /* SZTGT: want, less what was revoked */
 	uint64_t balloon_target;       /* MCTLTGT */
 };
 

@@ -187,11 +187,11 @@ void gm_zip_make_room(struct guest_mem *gm)
 	 * cap, as zswap's accept_threshold_percent does.  Otherwise every
 	 * victim would be compressed only to be written out a moment later.
 	 */
-	if (gm->zpool.chunks_used + 2 > gm->zpool.nchunks)
+	if (gm->zpool.chunks_used + 2 > gm->zpool.limit)
 		gm->zip_refusing = 1;
-	else if ((uint64_t)gm->zpool.chunks_used * 100 < (uint64_t)gm->zpool.nchunks * ZIP_ACCEPT_PCT)
+	else if ((uint64_t)gm->zpool.chunks_used * 100 < (uint64_t)gm->zpool.limit * ZIP_ACCEPT_PCT)
 		gm->zip_refusing = 0;
-	if (gm->zpool.chunks_used + 2 <= gm->zpool.nchunks || !gm_file_room(gm))
+	if (gm->zpool.chunks_used + 2 <= gm->zpool.limit || !gm_file_room(gm))
 		return;
 	while (n < SWAP_BATCH_MAX) {
 		uint32_t p = zq_pop(gm);

@@ -349,6 +349,7 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 			gm_break_share(gm, p);
 			gm->faults[GM_FAULT_COW]++;
 			hist_add(&gm->fault_hist, now_ns() - t0);
+			hist_add(&gm->fault_hist_kind[GM_FAULT_COW], now_ns() - t0);
 		} else {
 			uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
 		}
@@ -381,6 +382,7 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 	kind = serve(gm, p, s, write);
 	gm->faults[kind]++;
 	hist_add(&gm->fault_hist, now_ns() - t0);
+	hist_add(&gm->fault_hist_kind[kind], now_ns() - t0);
 	pthread_mutex_unlock(&gm->lock);
 }
 
@@ -677,6 +679,72 @@ void guest_mem_sample(struct guest_mem *gm)
 
 /* ---- accounting ----------------------------------------------------------------- */
 
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+int guest_mem_set_shares(struct guest_mem *gm, unsigned shares, char *err, size_t errlen)
+{
+	if (shares < 1 || shares > 1000000)
+		return ERR("shares: %u is not 1-1000000", shares);
+	pthread_mutex_lock(&gm->lock);
+	gm->shares = shares;
+	pthread_mutex_unlock(&gm->lock);
+	return 0;
+}
+
+int guest_mem_set_reservation(struct guest_mem *gm, uint64_t bytes, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&gm->lock);
+	if (bytes > gm->size || (gm->limit && bytes / GM_PAGE > gm->limit))
+		rc = ERR("reservation: %llu MiB is more than the VM's memory or its limit",
+			 (unsigned long long)(bytes >> 20));
+	else
+		gm->reservation = bytes / GM_PAGE;
+	pthread_mutex_unlock(&gm->lock);
+	return rc;
+}
+
+int guest_mem_set_limit(struct guest_mem *gm, uint64_t bytes, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&gm->lock);
+	if (bytes && bytes / GM_PAGE < gm->reservation)
+		rc = ERR("limit: %llu MiB is less than the VM's reservation (%llu MiB)",
+			 (unsigned long long)(bytes >> 20), (unsigned long long)(gm->reservation * GM_PAGE >> 20));
+	else
+		gm->limit = bytes / GM_PAGE;
+	pthread_mutex_unlock(&gm->lock);
+	return rc;
+}
+
+int guest_mem_set_zip_max_pct(struct guest_mem *gm, unsigned pct, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&gm->lock);
+	if (!gm->zip)
+		rc = ERR("zip_max_pct: this VM has no compression cache (--no-compress or --swap-backend kernel)");
+	else if (pct > 100)
+		rc = ERR("zip_max_pct: %u is not 0-100", pct);
+	else if (gm->size / 100 * pct > (uint64_t)gm->zpool.nchunks * ZPOOL_CHUNK + ZPOOL_CHUNK - 1)
+		rc = ERR("zip_max_pct: at most %u at run time (room for the cache is reserved when the VM starts; "
+			 "start it with a higher zip_max_pct to raise it further)",
+			 (unsigned)(((uint64_t)gm->zpool.nchunks * ZPOOL_CHUNK * 100 + gm->size / 2) / gm->size));
+	else
+		zpool_set_limit(&gm->zpool, gm->size / 100 * pct);
+	pthread_mutex_unlock(&gm->lock);
+	return rc;
+}
+
+void guest_mem_fault_hists(struct guest_mem *gm, struct hist out[GM_FAULT_KINDS])
+{
+	pthread_mutex_lock(&gm->lock);
+	memcpy(out, gm->fault_hist_kind, sizeof(gm->fault_hist_kind));
+	pthread_mutex_unlock(&gm->lock);
+}
+
 int guest_mem_excess(struct guest_mem *gm, int64_t *over_target, int64_t *idle)
 {
 	int rc = -1;
@@ -686,7 +754,8 @@ int guest_mem_excess(struct guest_mem *gm, int64_t *over_target, int64_t *idle)
 	consumed = held_pages(gm) * GM_PAGE;
 	if (consumed && !gm->swap_disabled && (!gm->swap_full || gm->zip)) {
 		*idle = (int64_t)consumed - (int64_t)(gm->active_frac * (double)gm->size);
-		*over_target = gm->sztgt ? (int64_t)consumed - (int64_t)(gm->sztgt * GM_PAGE) : 0;
+		/* Only a VM the policy took memory from: a growing VM is above a target that is a period old. */
+		*over_target = gm->revoked ? (int64_t)consumed - (int64_t)(gm->sztgt * GM_PAGE) : 0;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&gm->lock);
@@ -744,7 +813,7 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->same_pages = gm->n_state[GM_SAME];
 	s->zip_bytes = zpool_bytes(&gm->zpool);
 	s->zip_data_bytes = gm->zpool.data_bytes;
-	s->zip_cap = (uint64_t)gm->zpool.nchunks * ZPOOL_CHUNK;
+	s->zip_cap = (uint64_t)gm->zpool.limit * ZPOOL_CHUNK;
 	s->zipped = gm->zipped;
 	s->unzipped = gm->unzipped;
 	s->zip_writebacks = gm->zip_writebacks;

@@ -149,6 +149,7 @@ struct guest_mem {
 	uint64_t readahead_pages;    /* swapped in ahead of the guest's faults */
 	uint64_t faults[GM_FAULT_KINDS];
 	struct hist fault_hist;
+	struct hist fault_hist_kind[GM_FAULT_KINDS];   /* the same, by kind */
 	int swap_disabled;
 	int swap_full;
 	uint64_t swap_full_logged_ns;
@@ -194,6 +195,7 @@ struct guest_mem {
 	void (*balloon_set)(void *ctx, uint64_t pages);  /* NULL: no balloon the policy may steer */
 	void *balloon_ctx;
 	uint64_t sztgt, mctltgt;     /* the policy's last targets, pages */
+	int revoked;                 /* the policy took some of its want: a swap victim if over SZTGT */
 
 	void (*fatal)(void *ctx, const char *msg);
 	void *fatal_ctx;
@@ -285,12 +287,25 @@ void guest_mem_sample(struct guest_mem *gm);
 
 void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *st);
 
+/*
+ * Run-time controls (the control socket).  The policy's inputs take effect
+ * at its next period; a lower compression cap drains the cache to it.
+ * Each returns 0, or -1 with the reason in err.
+ */
+int guest_mem_set_shares(struct guest_mem *gm, unsigned shares, char *err, size_t errlen);
+int guest_mem_set_reservation(struct guest_mem *gm, uint64_t bytes, char *err, size_t errlen);
+int guest_mem_set_limit(struct guest_mem *gm, uint64_t bytes, char *err, size_t errlen);   /* 0: none */
+int guest_mem_set_zip_max_pct(struct guest_mem *gm, unsigned pct, char *err, size_t errlen);
+
+/* The fault-latency histograms, by kind (GM_FAULT_*). */
+void guest_mem_fault_hists(struct guest_mem *gm, struct hist out[GM_FAULT_KINDS]);
+
 /* What the allocation policy needs, cheaply: pages consumed, ballooned, and swapped or compressed. */
 void guest_mem_usage(struct guest_mem *gm, uint64_t *consumed, uint64_t *ballooned, uint64_t *reclaimed);
 
 /*
  * For the reclaim thread: bytes this VM holds beyond its allocation
- * target (consumed - SZTGT; 0 when it has no target yet) and beyond its
+ * target (consumed - SZTGT; 0 unless the policy revoked some of its want) and beyond its
  * active estimate (consumed - TCHD).  Returns -1 if it has nothing it can
  * swap now, else 0.
  */

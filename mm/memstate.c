@@ -34,6 +34,16 @@ void memstate_init(struct memstate *ms, uint64_t budget)
 	ms->transitions = 0;
 }
 
+void memstate_set_budget(struct memstate *ms, uint64_t budget)
+{
+	enum mem_state s = ms->state;
+	uint64_t t = ms->transitions;
+
+	memstate_init(ms, budget);
+	ms->state = s;
+	ms->transitions = t;
+}
+
 enum mem_state memstate_update(struct memstate *ms, uint64_t free_bytes)
 {
 	enum mem_state s = ms->state;

@@ -30,6 +30,9 @@ uint64_t memstate_min_free(uint64_t budget);
 /* Thresholds for this budget; the state starts high. */
 void memstate_init(struct memstate *ms, uint64_t budget);
 
+/* New thresholds for a new budget; the state and its history stay (the next update moves it). */
+void memstate_set_budget(struct memstate *ms, uint64_t budget);
+
 /*
  * Feed the current free memory; returns the (possibly new) state.  A big
  * drop may skip states; a recovery climbs one state per call at most, so

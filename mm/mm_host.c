@@ -211,6 +211,16 @@ static void enforce_limits(struct mm_host *h)
 	}
 }
 
+void mm_host_set_budget(struct mm_host *h, uint64_t budget)
+{
+	pthread_mutex_lock(&h->lock);
+	h->budget = budget;
+	memstate_set_budget(&h->ms, budget);
+	h->kick = 1;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
 void mm_host_step(struct mm_host *h)
 {
 	enforce_limits(h);
@@ -266,6 +276,7 @@ static void balloon_pass(struct mm_host *h)
 		if (h->ms.state >= MEM_HARD && v[i].balloon_target < gm->mctltgt)
 			v[i].balloon_target = gm->mctltgt;
 		gm->sztgt = v[i].target;
+		gm->revoked = v[i].target < v[i].want;
 		gm->mctltgt = v[i].balloon_target;
 		if (gm->balloon_set)
 			gm->balloon_set(gm->balloon_ctx, v[i].balloon_target);

@@ -101,6 +101,13 @@ void mm_host_step(struct mm_host *h);
 
 void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *st);
 
+/*
+ * A new budget at run time (the control socket's host-mem): thresholds
+ * follow it, and the thread looks at once, so shrinking it starts
+ * reclamation and growing it lets blocked faults go.
+ */
+void mm_host_set_budget(struct mm_host *h, uint64_t budget);
+
 /* Free memory of this machine (MemAvailable), the default budget. */
 uint64_t mm_host_machine_free(void);
 

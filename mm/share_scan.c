@@ -73,6 +73,13 @@ void share_scan_init(struct share_scan *s, struct mm_host *host, unsigned rate)
 	pthread_mutex_init(&s->lock, NULL);
 }
 
+void share_scan_set_rate(struct share_scan *s, unsigned rate)
+{
+	pthread_mutex_lock(&s->lock);
+	s->rate = rate;
+	pthread_mutex_unlock(&s->lock);
+}
+
 int share_scan_start(struct share_scan *s)
 {
 	int e = pthread_create(&s->thread, NULL, scan_thread, s);

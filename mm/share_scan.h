@@ -46,6 +46,9 @@ void share_scan_get_stats(struct share_scan *s, struct share_scan_stats *out);
 /* One tick's work (the thread's body, for tests): up to `pages` pages. */
 void share_scan_tick(struct share_scan *s, unsigned pages);
 
+/* A new host-wide rate, from the next tick on. */
+void share_scan_set_rate(struct share_scan *s, unsigned rate);
+
 /* Pages per tick for a rate in pages a second. */
 static inline unsigned share_scan_tick_pages(unsigned rate)
 {

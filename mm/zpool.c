@@ -35,6 +35,7 @@ int zpool_init(struct zpool *zp, uint64_t cap)
 {
 	memset(zp, 0, sizeof(*zp));
 	zp->nchunks = (uint32_t)(cap / ZPOOL_CHUNK);
+	zp->limit = zp->nchunks;
 	zp->free_chunk = NIL;
 	for (unsigned k = 0; k < ZPOOL_CLASSES; k++)
 		zp->partial[k] = NIL;
@@ -57,6 +58,14 @@ int zpool_init(struct zpool *zp, uint64_t cap)
 		zp->free_chunk = c;
 	}
 	return 0;
+}
+
+uint32_t zpool_set_limit(struct zpool *zp, uint64_t cap)
+{
+	uint64_t n = cap / ZPOOL_CHUNK;
+
+	zp->limit = n < zp->nchunks ? (uint32_t)n : zp->nchunks;
+	return zp->limit;
 }
 
 void zpool_destroy(struct zpool *zp)
@@ -103,7 +112,8 @@ uint32_t zpool_alloc(struct zpool *zp, size_t len)
 	c = zp->partial[cls];
 	if (c == NIL) {
 		c = zp->free_chunk;
-		if (c == NIL)
+		/* Chunks already in use above a lowered cap stay until they empty. */
+		if (c == NIL || zp->chunks_used >= zp->limit)
 			return ZPOOL_NONE;
 		zp->free_chunk = zp->chunk[c].next;
 		ch = &zp->chunk[c];

@@ -26,7 +26,8 @@ struct zchunk;
 
 struct zpool {
 	uint8_t *base;             /* reserved, cap bytes; committed as used */
-	uint32_t nchunks;          /* the cap, in chunks */
+	uint32_t nchunks;          /* room reserved, in chunks */
+	uint32_t limit;            /* the cap in force, in chunks (<= nchunks; lowered and raised at run time) */
 	struct zchunk *chunk;
 	uint32_t partial[ZPOOL_CLASSES]; /* chunks of that class with room */
 	uint32_t free_chunk;       /* never-used or emptied chunks */
@@ -34,8 +35,11 @@ struct zpool {
 	uint64_t objects, data_bytes; /* what is stored, without rounding */
 };
 
-/* Reserve room for cap bytes (rounded down to chunks): 0 or -errno. */
+/* Reserve room for cap bytes (rounded down to chunks), all of it in force: 0 or -errno. */
 int zpool_init(struct zpool *zp, uint64_t cap);
+
+/* A new cap in force, at most what was reserved: the chunks it allows. */
+uint32_t zpool_set_limit(struct zpool *zp, uint64_t cap);
 void zpool_destroy(struct zpool *zp);
 
 /* Room for len bytes of data (1..ZPOOL_MAX_DATA): a handle, or ZPOOL_NONE when the cap is reached. */

@@ -301,6 +301,12 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 			if (!*v)
 				return ERR("--swap-dir: empty directory name");
 			cfg->swap_dir = v;
+		} else if (OPTION("--control")) {
+			if (!v)
+				return -1;
+			if (!*v)
+				return ERR("--control: empty socket path");
+			cfg->control_path = v;
 		} else if (OPTION("--stats")) {
 			if (!v)
 				return -1;

@@ -40,6 +40,7 @@ enum { FAULT_SERVICE_AUTO, FAULT_SERVICE_THREAD, FAULT_SERVICE_VCPU };
 struct host_config {
 	uint64_t host_mem;          /* 0: not given */
 	const char *stats_path;     /* NULL: no stats file */
+	const char *control_path;   /* --control; NULL: the default place (control.h) */
 	const char *swap_dir;       /* NULL: a fresh temporary directory */
 	int fault_service;          /* FAULT_SERVICE_* */
 	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 #include "console.h"
+#include "control.h"
+#include "control_cmds.h"
 #include "kvm.h"
 #include "stats.h"
 #include "vm.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
@@ -257,11 +260,27 @@ static void map_count_for_sharing(const struct host_config *cfg)
 		    (unsigned long long)(have > PSHARE_MAP_SLACK ? (have - PSHARE_MAP_SLACK) / 2 : 0));
 }
 
+/*
+ * Each second's figures: one line per VM and one for the host, kept as the
+ * control socket's snapshot and appended to the stats file, if any.
+ */
 static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host,
-			struct share_scan *scan)
+			struct share_scan *scan, char **snapshot)
 {
-	if (stats)
-		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, n, host, scan);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m)
+		return;
+	stats_write(m, (double)(vm_now_ns() - t0) / 1e9, vms, n, host, scan);
+	fclose(m);
+	if (stats) {
+		fwrite(text, 1, len, stats);
+		fflush(stats);
+	}
+	free(*snapshot);
+	*snapshot = text;
 }
 
 static int run_host(struct host_config *cfg, uint64_t t0)
@@ -278,6 +297,10 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	unsigned created = 0, first_seq = 0;
 	int rc = 0, status = 0, made_dir = 0, sigbus;
 	sigset_t stop_set;
+	struct control ctl = { .fd = -1 };
+	struct ctl_ctx cctx;
+	char ctl_path[108], *snapshot = NULL;
+	int sfd = -1;
 	struct sigaction sa;
 	uint64_t next_stats, budget;
 
@@ -374,6 +397,25 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 			goto out;
 		}
 	}
+	/* The control socket: a --control that cannot be made is an error, the default place only a warning. */
+	if (cfg->control_path) {
+		if (control_open(&ctl, cfg->control_path, err, sizeof(err))) {
+			console_log(NULL, "error: %s", err);
+			rc = EX_CANTCREAT;
+			goto out;
+		}
+	} else if (control_default_path(ctl_path, sizeof(ctl_path), err, sizeof(err)) ||
+		   control_open(&ctl, ctl_path, err, sizeof(err))) {
+		console_log(NULL, "warning: no control socket: %s", err);
+	}
+	if (ctl.fd >= 0)
+		console_log(NULL, "control socket: %s (vmmctl --control %s ...)", ctl.path, ctl.path);
+	sfd = signalfd(-1, &stop_set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		console_log(NULL, "error: signalfd: %s", strerror(errno));
+		rc = EX_OSERR;
+		goto out;
+	}
 	if (mm_host_start(&host)) {
 		console_log(NULL, "error: cannot start the memory manager's thread");
 		rc = EX_OSERR;
@@ -402,9 +444,12 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 
 	next_stats = vm_now_ns() + 1000000000ULL;
+	cctx = (struct ctl_ctx){ vms, created, &host, &scan, NULL };
 	for (;;) {
-		struct timespec ts = { 0, 100 * 1000000L };
-		int sig, done = all_done(vms, created);
+		struct pollfd pfd[1 + 1 + CONTROL_MAX_CLIENTS];
+		struct signalfd_siginfo si;
+		int sig = 0, done = all_done(vms, created);
+		unsigned nc;
 
 		/* A VM that ended gives its memory back to those still running. */
 		for (unsigned i = 0; i < created; i++) {
@@ -414,7 +459,15 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		}
 		if (done)
 			break;
-		sig = sigtimedwait(&stop_set, NULL, &ts);
+		/* Signals and control requests, or 100 ms. */
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		nc = control_pollfds(&ctl, pfd + 1, CONTROL_MAX_CLIENTS + 1);
+		if (poll(pfd, 1 + nc, 100) > 0) {
+			if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				sig = (int)si.ssi_signo;
+			cctx.snapshot = snapshot;
+			control_serve(&ctl, pfd + 1, nc, ctl_handle, &cctx);
+		}
 		if (sig == SIGINT || sig == SIGTERM) {
 			char why[64];
 			snprintf(why, sizeof(why), "stopped by %s", strsignal(sig));
@@ -425,11 +478,11 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 			mm_host_stop(&host);
 		}
 		if (vm_now_ns() >= next_stats) {
-			write_stats(stats, t0, vms, created, &host, &scan);
+			write_stats(stats, t0, vms, created, &host, &scan, &snapshot);
 			next_stats += 1000000000ULL;
 		}
 	}
-	write_stats(stats, t0, vms, created, &host, &scan);
+	write_stats(stats, t0, vms, created, &host, &scan, &snapshot);
 
 	for (unsigned i = 0; i < created; i++) {
 		report(&vms[i], t0);
@@ -440,6 +493,10 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 	rc = status;
 out:
+	control_close(&ctl);
+	if (sfd >= 0)
+		close(sfd);
+	free(snapshot);
 	share_scan_stop(&scan);
 	mm_host_stop(&host);
 	if (stats)

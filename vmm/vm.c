@@ -129,6 +129,9 @@ static void balloon_set(void *ctx, uint64_t pages)
 {
 	struct vm *vm = ctx;
 
+	/* A target set through the control socket holds until it says "auto". */
+	if (atomic_load(&vm->balloon_pinned))
+		return;
 	devices_balloon_target(&vm->dev, pages, 0);
 }
 

@@ -49,6 +49,7 @@ struct vm {
 	int dev_inited;
 	int has_balloon;
 	int balloon_at_done;        /* balloon_at's target has been set */
+	atomic_int balloon_pinned;  /* the control socket set the target: the policy leaves it */
 	uint64_t next_stats_poll_ns;   /* since t_start_ns */
 	struct balloon_figures last_balloon; /* the balloon's figures when it was reaped */
 	int reaped;                 /* vCPUs joined and memory given back */

@@ -39,6 +39,7 @@ static uint64_t next_rand(uint64_t *x)
 
 int wl_oltp(struct args *a)
 {
+	unsigned pat;
 	uint64_t db, cache, secs, seed, khz = plat_tsc_khz(), rnd, txns = 0, sec_txns = 0, bad = 0, sum = 0;
 	uint64_t t0, start, deadline, next_report, sec_start;
 	uint8_t *pool, *fc = 0;
@@ -47,7 +48,8 @@ int wl_oltp(struct args *a)
 	int driver;
 
 	if (wl_pages(a, "db", 0, &db) || args_size(a, "cache", 0, &cache) || args_uint(a, "secs", 10, &secs) ||
-	    args_uint(a, "seed", 1, &seed) || args_all_taken(a, "oltp", "db cache secs seed"))
+	    args_uint(a, "seed", 1, &seed) || args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
+	    args_all_taken(a, "oltp", "db cache secs seed pattern"))
 		return MV_EXIT_BAD_ARGS;
 	cache /= PAGE_BYTES;
 	rnd = 0x9e3779b97f4a7c15ULL ^ seed;
@@ -60,7 +62,7 @@ int wl_oltp(struct args *a)
 	if (!pool)
 		return MV_EXIT_NO_MEMORY;
 	for (uint64_t i = 0; i < db; i++)
-		pattern_fill(pool + i * PAGE_BYTES, PAT_RANDOM, i, seed);
+		pattern_fill(pool + i * PAGE_BYTES, pat, i, seed);
 	plat_say("oltp: buffer pool %lu MiB, file cache %lu MiB, loaded in %lu ms; running %lu s",
 		 (unsigned long)(db * PAGE_BYTES >> 20), (unsigned long)(fc ? cache * PAGE_BYTES >> 20 : 0),
 		 (unsigned long)(tsc_to_ns(rdtsc_ordered() - t0, khz) / 1000000), (unsigned long)secs);
@@ -77,7 +79,7 @@ int wl_oltp(struct args *a)
 				sum += sum_page((const uint64_t *)(pool + next_rand(&rnd) % db * PAGE_BYTES));
 			/* The write: the page gets its own contents again, so the end check still holds. */
 			uint64_t w = next_rand(&rnd) % db;
-			pattern_fill(pool + w * PAGE_BYTES, PAT_RANDOM, w, seed);
+			pattern_fill(pool + w * PAGE_BYTES, pat, w, seed);
 		}
 		txns += TICK_TXNS;
 		sec_txns += TICK_TXNS;
@@ -95,7 +97,7 @@ int wl_oltp(struct args *a)
 	for (uint64_t i = 0; i < db; i++) {
 		uint64_t want, got;
 
-		if (pattern_check(pool + i * PAGE_BYTES, PAT_RANDOM, i, seed, 0, &want, &got) >= 0 && bad++ < 10)
+		if (pattern_check(pool + i * PAGE_BYTES, pat, i, seed, 0, &want, &got) >= 0 && bad++ < 10)
 			plat_say("oltp: BAD page %lu: want 0x%016lx got 0x%016lx", (unsigned long)i,
 				 (unsigned long)want, (unsigned long)got);
 	}

@@ -7,6 +7,7 @@ VMM=${1:?usage: run.sh VMM [FILTER]}
 FILTER=${2:-}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build
+VMMCTL=${VMMCTL:-$BUILD/vmmctl}
 WORK=$(mktemp -d /tmp/memvisor-it.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -76,6 +77,204 @@ run_test() {
 		sed 's/^/    stderr: /' "$ERR" | tail -n 15
 	fi
 }
+
+# ---- the control socket -------------------------------------------------------
+
+# vmm_bg SOCKET ARGS...: start the VMM in the background with --control
+# SOCKET (BGPID), and wait until the socket answers.
+vmm_bg() {
+	local sock=$1
+	shift
+	timeout -k 5 120 "$VMM" run --control "$sock" "$@" >"$OUT" 2>"$ERR" &
+	BGPID=$!
+	for _ in $(seq 100); do
+		[ -S "$sock" ] && "$VMMCTL" --control "$sock" list >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ctl ARGS...: vmmctl against $SOCK; its output in CTL, its status in CRC.
+ctl() {
+	CTL=$("$VMMCTL" --control "$SOCK" "$@" 2>&1)
+	CRC=$?
+}
+
+# raw LINE...: send lines as they are on one connection, print the replies.
+raw() {
+	python3 - "$SOCK" "$@" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+for line in sys.argv[2:]:
+    f.write(line.encode() + b"\n")
+    f.flush()
+    print(f.readline().decode().rstrip())
+PY
+}
+
+# Every command, from vmmctl and as raw JSON, against two running VMs.
+t_control_socket_commands() {
+	SOCK=$WORK/c.sock
+	expect 'vmm_bg "$SOCK" --vm name=a,mem=128M --append "workload=cache size=64M secs=8" \
+		--vm name=b,mem=128M --append "workload=memstress size=64M secs=8"'
+	expect '[ "$(stat -c %a "$SOCK")" = 600 ]'
+	ctl list
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "^a  *running  *128" && echo "$CTL" | grep -q "^b  *running"'
+	sleep 1.2   # the first stats snapshot
+	ctl --json stats a
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | python3 -c "import json,sys; r=json.load(sys.stdin); assert r[\"ok\"] and len(r[\"stats\"]) == 1 and r[\"stats\"][0][\"vm\"] == \"a\""'
+	ctl stats
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "^host" && echo "$CTL" | grep -q "^vm b"'
+	ctl balloon a 16M
+	expect '[ $CRC -eq 0 ]'
+	ctl set a shares 2000
+	expect '[ $CRC -eq 0 ]'
+	ctl set a reservation 8M
+	expect '[ $CRC -eq 0 ]'
+	ctl set a limit 100M
+	expect '[ $CRC -eq 0 ]'
+	ctl set a zip_max_pct 5
+	expect '[ $CRC -eq 0 ]'
+	ctl list
+	expect 'echo "$CTL" | grep -q "^a  *running  *128  *1  *2000  *8  *100 pinned"'
+	ctl set a zip_max_pct 50
+	expect '[ $CRC -eq 1 ] && echo "$CTL" | grep -q "at most 10 at run time"'
+	ctl set a limit 4M
+	expect '[ $CRC -eq 1 ] && echo "$CTL" | grep -q "less than the VM.s reservation"'
+	ctl set a color 3
+	expect '[ $CRC -eq 1 ] && echo "$CTL" | grep -q "not shares, reservation, limit or zip_max_pct"'
+	ctl balloon zz 1M
+	expect '[ $CRC -eq 1 ] && echo "$CTL" | grep -q "no VM named .zz."'
+	ctl balloon a 5k
+	expect '[ $CRC -eq 1 ]'
+	ctl host-mem 1G
+	expect '[ $CRC -eq 0 ]'
+	ctl state
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "of a 1024.0 MiB budget" && echo "$CTL" | grep -q "^low "'
+	ctl host-mem 1k
+	expect '[ $CRC -eq 1 ]'
+	ctl scan-rate 50000
+	expect '[ $CRC -eq 0 ]'
+	ctl scan-rate 5
+	expect '[ $CRC -eq 1 ]'
+	ctl swap-latency b
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "^zero  *[1-9]"'
+	ctl set a shares
+	expect '[ $CRC -eq 2 ]'
+	# Bad requests get errors and the connection goes on serving.
+	local long
+	long=$(head -c 10000 /dev/zero | tr '\0' x)
+	raw '{bad' '{"cmd":"nope"}' '{"cmd":"balloon"}' "$long" '{"cmd":"list"}' >"$WORK/raw"
+	expect '[ $(grep -c "\"ok\":false" "$WORK/raw") -eq 4 ] && tail -n 1 "$WORK/raw" | grep -q "\"ok\":true"'
+	expect 'grep -q "at most 4096 bytes" "$WORK/raw"'
+	sleep 1.5
+	ctl --json stats a
+	expect 'echo "$CTL" | python3 -c "import json,sys; r=json.load(sys.stdin)[\"stats\"][0]; assert 15.5 <= r[\"mctlsz_mb\"] <= 16.5, r"'
+	wait $BGPID
+	RC=$?
+	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ] && [ ! -e "$SOCK" ]'
+}
+
+# Many clients at once; one that leaves mid-request harms nothing; a user
+# who is neither the owner nor root is turned away even if the socket's
+# mode were opened up.
+t_control_socket_many_clients_and_strangers() {
+	local pub
+	pub=$(mktemp -d /tmp/memvisor-ctl.XXXXXX)
+	chmod 755 "$pub"
+	SOCK=$pub/c.sock
+	expect 'vmm_bg "$SOCK" --vm name=a,mem=64M --append "workload=cache size=16M secs=4"'
+	python3 - "$SOCK" >"$WORK/many" <<'PY'
+import socket, sys
+conns = []
+for i in range(20):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); conns.append(s)
+half = socket.socket(socket.AF_UNIX); half.connect(sys.argv[1])
+half.sendall(b'{"cmd":"li'); half.close()          # gone mid-request
+for s in conns:
+    s.sendall(b'{"cmd":"list"}\n')
+ok = 0
+for s in conns:
+    f = s.makefile("rb")
+    ok += b'"ok":true' in f.readline()
+print(ok)
+PY
+	expect '[ "$(cat "$WORK/many")" = 20 ]'
+	ctl list
+	expect '[ $CRC -eq 0 ]'
+	# Mode 0600: a stranger cannot even connect.
+	expect '! runuser -u nobody -- "$VMMCTL" --control "$SOCK" list >/dev/null 2>&1'
+	# Opened up by hand, the VMM still checks who is calling.
+	chmod 666 "$SOCK"
+	runuser -u nobody -- "$VMMCTL" --control "$SOCK" list >"$WORK/nobody" 2>&1
+	expect '[ $? -eq 1 ] && grep -q "only the VMM.s owner or root" "$WORK/nobody"'
+	wait $BGPID
+	RC=$?
+	expect '[ $RC -eq 0 ]'
+	rm -rf "$pub"
+}
+
+# host-mem walks the states while the VMs run: shrink, and the host swaps
+# (nothing lost); grow again, and it is back in high.
+t_control_host_mem_walks_the_states() {
+	SOCK=$WORK/c.sock
+	expect 'vmm_bg "$SOCK" --stats "$WORK/s.jsonl" --vm name=a,mem=128M --append "workload=memstress size=100M secs=8 verify=1" \
+		--vm name=b,mem=128M --append "workload=memstress size=100M secs=8 verify=1 seed=2"'
+	sleep 2
+	ctl host-mem 150M
+	expect '[ $CRC -eq 0 ]'
+	sleep 3
+	ctl state
+	expect 'echo "$CTL" | grep -q "^state \(soft\|hard\|low\)"'
+	ctl host-mem 2G
+	sleep 1.5
+	ctl state
+	expect 'echo "$CTL" | grep -q "^state high"'
+	wait $BGPID
+	RC=$?
+	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ] && [ "$(result b bad_pages)" = 0 ]'
+	expect 'grep -q "\"sww\":[1-9]" "$WORK/s.jsonl"'
+}
+
+# vmmctl top as a person uses it: in a terminal (tmux), sorted, narrowed, quit.
+t_vmmctl_top_in_a_terminal() {
+	SOCK=$WORK/c.sock
+	expect 'vmm_bg "$SOCK" --vm name=alpha,mem=128M --append "workload=cache size=64M secs=8" \
+		--vm name=beta,mem=64M --append "workload=memstress size=32M secs=8"'
+	tmux -L memvisor-it kill-server 2>/dev/null
+	tmux -L memvisor-it new-session -d -x 200 -y 30 "$VMMCTL --control $SOCK top"
+	sleep 2.5
+	tmux -L memvisor-it capture-pane -p >"$WORK/top1"
+	expect 'grep -q "MEM state" "$WORK/top1" && grep -q "MEMSZ.*SZTGT.*TCHD.*%ACTV.*MCTLSZ.*MCTLTGT.*SWCUR.*SWR/s.*SWW/s.*ZIP/s.*UNZIP/s.*SHRD.*ZERO.*SHRDSVD.*CACHEUSD.*OVHD" "$WORK/top1"'
+	# Sorted by MEMSZ, largest first: alpha (128) above beta (64).
+	expect '[ "$(grep -n "^alpha" "$WORK/top1" | cut -d: -f1)" -lt "$(grep -n "^beta" "$WORK/top1" | cut -d: -f1)" ]'
+	tmux -L memvisor-it send-keys r
+	sleep 1.2
+	tmux -L memvisor-it capture-pane -p >"$WORK/top2"
+	expect 'grep -q "sorted by MEMSZ (smallest first)" "$WORK/top2"'
+	expect '[ "$(grep -n "^beta" "$WORK/top2" | cut -d: -f1)" -lt "$(grep -n "^alpha" "$WORK/top2" | cut -d: -f1)" ]'
+	tmux -L memvisor-it send-keys ">"
+	sleep 1.2
+	tmux -L memvisor-it capture-pane -p >"$WORK/top3"
+	expect 'grep -q "sorted by SZTGT" "$WORK/top3"'
+	tmux -L memvisor-it resize-window -x 60 -y 30
+	sleep 1.5
+	tmux -L memvisor-it capture-pane -p >"$WORK/top4"
+	expect 'grep -q "more columns: widen the terminal" "$WORK/top4" && ! grep -q "OVHD" "$WORK/top4"'
+	expect '[ $(awk "{ if (length > 60) n++ } END { print n + 0 }" "$WORK/top4") -eq 0 ]'
+	tmux -L memvisor-it send-keys q
+	sleep 0.5
+	expect '! tmux -L memvisor-it has-session 2>/dev/null'
+	tmux -L memvisor-it kill-server 2>/dev/null
+	# Without a terminal it prints plain screens.
+	"$VMMCTL" --control "$SOCK" top --batch 2 >"$WORK/batch"
+	expect '[ $(grep -c "^alpha" "$WORK/batch") -eq 2 ] && ! grep -q "$(printf "\033")" "$WORK/batch"'
+	wait $BGPID
+}
+
+t_bad_control_path() { bad_input 73 "exists and is not a socket" run --control /etc/hostname --mem 16M; }
 
 # ---- workloads ---------------------------------------------------------------
 

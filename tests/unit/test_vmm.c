@@ -6,6 +6,7 @@
 #include "../../vmm/boot_layout.h"
 #include "../../vmm/config.h"
 #include "../../vmm/elf_loader.h"
+#include "../../vmm/json.h"
 #include "../../vmm/size.h"
 #include "../../guest/abi.h"
 
@@ -203,6 +204,70 @@ START_TEST(config_balloon_options)
 		ck_assert_msg(parse(&cfg, bad[i]) != 0, "accepted bad line %u", i);
 		config_free(&cfg);
 	}
+}
+END_TEST
+
+/* ---- the control socket's JSON --------------------------------------------- */
+
+START_TEST(json_takes_flat_objects)
+{
+	struct json_obj o;
+	char e[128];
+	int str;
+	const char *text = " {\"cmd\": \"set\", \"vm\":\"a\\u0041\\n\", \"n\": -12.5e3, \"on\":true,\"x\":null} ";
+
+	ck_assert_msg(json_parse_object(text, strlen(text), &o, e, sizeof(e)) == 0, "%s", e);
+	ck_assert_uint_eq(o.n, 5);
+	ck_assert_str_eq(json_get(&o, "cmd", &str), "set");
+	ck_assert_int_eq(str, 1);
+	ck_assert_str_eq(json_get(&o, "vm", NULL), "aA\n");
+	ck_assert_str_eq(json_get(&o, "n", &str), "-12.5e3");
+	ck_assert_int_eq(str, 0);
+	ck_assert_str_eq(json_get(&o, "on", NULL), "true");
+	ck_assert_ptr_null(json_get(&o, "missing", NULL));
+	ck_assert_int_eq(json_parse_object("{}", 2, &o, e, sizeof(e)), 0);
+	ck_assert_uint_eq(o.n, 0);
+}
+END_TEST
+
+START_TEST(json_refuses_what_it_does_not_take)
+{
+	static const char *const bad[] = {
+		"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":{\"b\":1}}", "{\"a\":[1]}",
+		"{\"a\":1} x", "{\"a\":1,\"a\":2}", "{\"a\":\"\\q\"}", "{\"a\":\"\\u00e9\"}", "{\"a\":\"\\u0000\"}",
+		"{\"a\":\"unterminated}", "{\"a\":nope}", "{a:1}", "{\"a\":\"tab\there\"}",
+	};
+	struct json_obj o;
+	char e[128], big[600];
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(json_parse_object(bad[i], strlen(bad[i]), &o, e, sizeof(e)) == -1, "took %s", bad[i]);
+	/* Longer than a value may be, and more keys than an object may have. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "{\"a\":\"", 6);
+	memcpy(big + sizeof(big) - 2, "\"}", 2);
+	ck_assert_int_eq(json_parse_object(big, sizeof(big), &o, e, sizeof(e)), -1);
+	{
+		char many[512];
+		size_t n = (size_t)snprintf(many, sizeof(many), "{");
+		for (int i = 0; i <= JSON_MAX_KEYS; i++)
+			n += (size_t)snprintf(many + n, sizeof(many) - n, "%s\"k%d\":1", i ? "," : "", i);
+		snprintf(many + n, sizeof(many) - n, "}");
+		ck_assert_int_eq(json_parse_object(many, strlen(many), &o, e, sizeof(e)), -1);
+	}
+}
+END_TEST
+
+START_TEST(json_escapes_strings)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_put_string(f, "a\"b\\c\n\x01");
+	fclose(f);
+	ck_assert_str_eq(buf, "\"a\\\"b\\\\c\\u000a\\u0001\"");
+	free(buf);
 }
 END_TEST
 
@@ -487,6 +552,9 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, config_single_vm_shorthand);
 	tcase_add_test(tc, config_swap_options);
 	tcase_add_test(tc, config_balloon_options);
+	tcase_add_test(tc, json_takes_flat_objects);
+	tcase_add_test(tc, json_refuses_what_it_does_not_take);
+	tcase_add_test(tc, json_escapes_strings);
 	tcase_add_loop_test(tc, config_rejects_bad_command_lines, 0,
 			    (int)(sizeof(bad_cmdlines) / sizeof(bad_cmdlines[0])));
 	suite_add_tcase(s, tc);
