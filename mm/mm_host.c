@@ -257,12 +257,6 @@ static void balloon_pass(struct mm_host *h)
 	keep = h->ms.leave[MEM_SOFT] + atomic_load(&h->overhead_bytes) + (uint64_t)atomic_load(&h->zip_bytes);
 	spend = h->budget > keep ? (h->budget - keep) / GM_PAGE : 0;
 	avail = spend > frames ? spend - frames : 0;
-	/*
-	 * Table 3 again: in the high state nothing is taken for the others, so
-	 * only limits set balloon targets; from soft on the balloon reclaims.
-	 */
-	if (!(memstate_actions(h->ms.state) & ACT_BALLOON))
-		avail = UINT64_MAX;
 	alloc_targets(v, h->nvms, avail, h->idle_tax);
 	for (unsigned i = 0; i < h->nvms; i++) {
 		struct guest_mem *gm = h->vms[i];
@@ -275,6 +269,19 @@ static void balloon_pass(struct mm_host *h)
 		 */
 		if (h->ms.state >= MEM_HARD && v[i].balloon_target < gm->mctltgt)
 			v[i].balloon_target = gm->mctltgt;
+		/*
+		 * Table 3: the high state takes nothing more for the others (a
+		 * limit still holds); a balloon there deflates as the targets rise,
+		 * not merely because free memory crossed the soft threshold, which
+		 * would give back pages the next period takes again.
+		 */
+		if (!(memstate_actions(h->ms.state) & ACT_BALLOON) && v[i].balloon_target > gm->mctltgt) {
+			uint64_t use = v[i].consumed + v[i].ballooned + v[i].reclaimed;
+			uint64_t cap = v[i].limit && v[i].limit < v[i].memsz ? v[i].limit : v[i].memsz;
+			uint64_t over_limit = use > cap ? use - cap : 0;
+
+			v[i].balloon_target = gm->mctltgt > over_limit ? gm->mctltgt : over_limit;
+		}
 		gm->sztgt = v[i].target;
 		gm->revoked = v[i].target < v[i].want;
 		gm->mctltgt = v[i].balloon_target;

@@ -4,6 +4,8 @@
 
 /* While short of the target, look for spare pages again this often. */
 #define RETRY_MS 200
+/* The longest a tick moves pages before it lets the workload go on. */
+#define TICK_MS 5
 
 static void say_held(const struct vballoon *b, uint64_t target, uint64_t since, uint64_t khz)
 {
@@ -42,12 +44,20 @@ void follower_tick(struct follower *f)
 		f->target_at = now;
 		f->r.targets++;
 	}
-	/* One step at a time, so an interrupt is seen between steps. */
-	moved = vballoon_step(b);
-	if (moved > 0)
-		f->r.inflated += moved;
-	else if (moved < 0)
-		f->r.deflated -= moved;
+	/*
+	 * Steps for up to TICK_MS, so a busy workload that ticks rarely still
+	 * moves its balloon at a useful rate; the interrupt counter is looked at
+	 * again at the next tick.
+	 */
+	for (uint64_t until = now + f->khz * TICK_MS;;) {
+		moved = vballoon_step(b);
+		if (moved > 0)
+			f->r.inflated += moved;
+		else if (moved < 0)
+			f->r.deflated -= moved;
+		if (moved == 0 || rdtsc_ordered() >= until)
+			break;
+	}
 	if (moved == 0 && !f->settled)
 		say_held(b, target, f->target_at, f->khz);
 	f->settled = moved == 0;

@@ -54,10 +54,10 @@ int wl_oltp(struct args *a)
 	cache /= PAGE_BYTES;
 	rnd = 0x9e3779b97f4a7c15ULL ^ seed;
 	t0 = rdtsc_ordered();
-	/* The file cache first: what the server read from disk at start. */
+	/* The file cache first: what the server read from disk at start (other bytes than the pool's). */
 	if (cache && (fc = plat_cache_add(cache * PAGE_BYTES)) != 0)
 		for (uint64_t i = 0; i < cache; i++)
-			pattern_fill(fc + i * PAGE_BYTES, PAT_TEXT, i, seed);
+			pattern_fill(fc + i * PAGE_BYTES, PAT_TEXT, i, ~seed);
 	pool = wl_alloc("oltp", db * PAGE_BYTES);
 	if (!pool)
 		return MV_EXIT_NO_MEMORY;
