@@ -21,6 +21,7 @@ void mm_host_init(struct mm_host *h, uint64_t budget)
 	h->budget = budget;
 	h->idle_tax = ALLOC_DEFAULT_TAX;
 	memstate_init(&h->ms, budget);
+	h->state_since_ms = now_ms();
 	pthread_mutex_init(&h->lock, NULL);
 	{
 		pthread_rwlockattr_t a;
@@ -95,6 +96,13 @@ static enum mem_state update_state(struct mm_host *h)
 	pthread_mutex_lock(&h->lock);
 	old = h->ms.state;
 	s = memstate_update(&h->ms, free);
+	if (s != old) {
+		uint64_t t = now_ms();
+
+		if (h->state_since_ms)
+			h->state_ms[old] += t - h->state_since_ms;
+		h->state_since_ms = t;
+	}
 	h->free = free;
 	h->consumed = atomic_load(&h->consumed_pages) * GM_PAGE;
 	h->overhead = atomic_load(&h->overhead_bytes);
@@ -402,6 +410,9 @@ void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *s)
 	s->transitions = h->ms.transitions;
 	s->blocked_faults = h->blocked_faults;
 	s->swap_exhausted = h->swap_exhausted;
+	memcpy(s->state_ms, h->state_ms, sizeof(s->state_ms));
+	if (h->state_since_ms)
+		s->state_ms[h->ms.state] += now_ms() - h->state_since_ms;
 	pthread_mutex_unlock(&h->lock);
 }
 

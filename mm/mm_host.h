@@ -34,6 +34,7 @@ struct mm_host_stats {
 	uint64_t transitions;
 	uint64_t blocked_faults;     /* faults held in the low state */
 	int swap_exhausted;
+	uint64_t state_ms[4];        /* time spent in each state so far (MEM_HIGH..MEM_LOW) */
 };
 
 struct mm_host {
@@ -56,6 +57,8 @@ struct mm_host {
 	uint64_t blocked_faults;
 	int swap_exhausted;
 	uint64_t last_log_ms;        /* state-change lines are rate limited */
+	uint64_t state_ms[4];        /* time in each state, up to state_since_ms (under lock) */
+	uint64_t state_since_ms;
 	unsigned quiet_transitions;
 	double idle_tax;             /* tau (ALLOC_DEFAULT_TAX) */
 	void (*log)(void *ctx, const char *msg);

@@ -57,6 +57,9 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 STEPPER=$!
 
 if [ -t 0 ] && [ -t 1 ]; then
+	# Time to read the above before the live view takes the screen.
+	echo "vmmctl top starts in 5 s (q leaves it; the demo goes on to its end)"
+	sleep 5
 	"$B/vmmctl" --control "$SOCK" top || true
 else
 	# No terminal: one line a second from the stats file.
@@ -120,13 +123,11 @@ python3 - "$STATS" "$OUT/console.txt" <<'PY'
 import json, re, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 vm = lambda n, k: max((r.get(k, 0) for r in rows if r.get("vm") == n and r["run_state"] == "running"), default=0)
-states = []
-for r in rows:
-    if r.get("host") and (not states or states[-1] != r["state"]):
-        states.append(r["state"])
+last = [r for r in rows if r.get("host")][-1]
+spent = ", ".join(f"{s} {last.get(s + '_s', 0):.1f} s" for s in ("high", "soft", "hard", "low"))
 saving = max((r.get("pshare_saving_mb", 0) for r in rows if r.get("host")), default=0)
 bad = sum(int(m) for m in re.findall(r"bad_pages=(\d+)", open(sys.argv[2]).read()))
-print(f"What happened: the host went {' -> '.join(states)}. Page sharing found web1's and web2's "
+print(f"What happened: the host spent {spent}. Page sharing found web1's and web2's "
       f"identical pages and saved up to {saving:.0f} MiB, in every state. When memory ran short "
       f"(soft), the allocation policy set db's balloon target and db's own driver gave up to "
       f"{vm('db', 'mctlsz_mb'):.0f} MiB of its idle file cache, which cost it nothing. When that was not "

@@ -231,10 +231,14 @@ static void print_state(const struct jval *r)
 	printf("state %s: free %.1f MiB of a %.1f MiB budget (minFree %.1f MiB), %.0f state changes, %.0f faults held\n",
 	       jdom_str(r, "state", "?"), mb(r, "free_mb"), mb(r, "budget_mb"), mb(r, "min_free_mb"),
 	       mb(r, "transitions"), mb(r, "blocked_faults"));
-	printf("%-6s %16s %16s\n", "STATE", "ENTER BELOW MB", "LEAVE AT MB");
-	for (size_t i = 0; th && i < th->n; i++)
-		printf("%-6s %16.2f %16.2f\n", jdom_str(&th->items[i], "state", "?"), mb(&th->items[i], "enter_below_mb"),
-		       mb(&th->items[i], "leave_at_mb"));
+	printf("%-6s %16s %16s %12s\n", "STATE", "ENTER BELOW MB", "LEAVE AT MB", "SECONDS IN");
+	printf("%-6s %16s %16s %12.1f\n", "high", "-", "-", jdom_num(jdom_get(r, "seconds_in"), "high", 0));
+	for (size_t i = 0; th && i < th->n; i++) {
+		const char *name = jdom_str(&th->items[i], "state", "?");
+
+		printf("%-6s %16.2f %16.2f %12.1f\n", name, mb(&th->items[i], "enter_below_mb"),
+		       mb(&th->items[i], "leave_at_mb"), jdom_num(jdom_get(r, "seconds_in"), name, 0));
+	}
 }
 
 static void print_latency(const struct jval *r)

@@ -259,8 +259,9 @@ static void cmd_state(struct ctl_ctx *c, FILE *out)
 	for (int s = MEM_SOFT; s <= MEM_LOW; s++)
 		fprintf(out, "%s{\"state\":\"%s\",\"enter_below_mb\":%.2f,\"leave_at_mb\":%.2f}", s == MEM_SOFT ? "" : ",",
 			memstate_name((enum mem_state)s), MB(ms.enter[s]), MB(ms.leave[s]));
-	fprintf(out, "],\"transitions\":%llu,\"blocked_faults\":%llu}", (unsigned long long)h.transitions,
-		(unsigned long long)h.blocked_faults);
+	fprintf(out, "],\"transitions\":%llu,\"blocked_faults\":%llu,\"seconds_in\":{\"high\":%.1f,\"soft\":%.1f,"
+		"\"hard\":%.1f,\"low\":%.1f}}", (unsigned long long)h.transitions, (unsigned long long)h.blocked_faults,
+		h.state_ms[MEM_HIGH] / 1e3, h.state_ms[MEM_SOFT] / 1e3, h.state_ms[MEM_HARD] / 1e3, h.state_ms[MEM_LOW] / 1e3);
 }
 
 static void cmd_swap_latency(struct ctl_ctx *c, const struct json_obj *req, FILE *out)

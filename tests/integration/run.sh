@@ -152,7 +152,7 @@ t_control_socket_commands() {
 	ctl host-mem 1G
 	expect '[ $CRC -eq 0 ]'
 	ctl state
-	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "of a 1024.0 MiB budget" && echo "$CTL" | grep -q "^low "'
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "of a 1024.0 MiB budget" && echo "$CTL" | grep -q "^low " && echo "$CTL" | grep -q "^high  *-  *-  *[0-9]"'
 	ctl host-mem 1k
 	expect '[ $CRC -eq 1 ]'
 	ctl scan-rate 50000
@@ -272,6 +272,17 @@ t_vmmctl_top_in_a_terminal() {
 	"$VMMCTL" --control "$SOCK" top --batch 2 >"$WORK/batch"
 	expect '[ $(grep -c "^alpha" "$WORK/batch") -eq 2 ] && ! grep -q "$(printf "\033")" "$WORK/batch"'
 	wait $BGPID
+}
+
+# scripts/plot.sh draws the standard panels from a real stats file.
+t_plot_draws_the_panels() {
+	vmm run --host-mem 96M --stats "$WORK/s.jsonl" --vm name=a,mem=128M --append "workload=verify size=100M passes=2 pattern=text" \
+		--vm name=b,mem=64M --append "workload=cache size=32M secs=2"
+	expect '[ $RC -eq 0 ]'
+	"$ROOT/scripts/plot.sh" "$WORK/s.jsonl" "$WORK/p.png" >"$WORK/plot.out" 2>&1
+	expect '[ $? -eq 0 ] && [ "$(head -c 8 "$WORK/p.png" | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ]'
+	expect '[ "$(stat -c %s "$WORK/p.png")" -gt 20000 ]'
+	expect '! "$ROOT/scripts/plot.sh" /dev/null "$WORK/q.png" 2>/dev/null'
 }
 
 t_bad_control_path() { bad_input 73 "exists and is not a socket" run --control /etc/hostname --mem 16M; }
