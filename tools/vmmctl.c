@@ -42,7 +42,7 @@ static void usage(FILE *f)
 	fputs("usage: vmmctl [--control PATH] [--json] COMMAND [ARGS]\n"
 	      "commands:\n"
 	      "  list                         the VMs: state, memory, shares, reservation, limit\n"
-	      "  stats [VM]                   everything in the stats file, as of the last second\n"
+	      "  stats [VM]                   everything in the stats file, now\n"
 	      "  balloon VM SIZE|auto         set VM's balloon target (pinned), or give it back to the policy\n"
 	      "  set VM KEY VALUE             KEY: shares, reservation, limit (SIZE or none), zip_max_pct\n"
 	      "  host-mem SIZE                the host's memory budget, now\n"

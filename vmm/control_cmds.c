@@ -2,6 +2,7 @@
 
 #include "control.h"
 #include "size.h"
+#include "stats.h"
 #include "vm.h"
 #include "../mm/alloc_policy.h"
 #include "../mm/hist.h"
@@ -83,7 +84,7 @@ static void cmd_list(struct ctl_ctx *c, FILE *out)
 	fputs("]}", out);
 }
 
-/* Whether a snapshot line is VM `name`'s (NULL: any line). */
+/* Whether a stats line is VM `name`'s (NULL: any line). */
 static int line_is(const char *l, size_t len, const char *name)
 {
 	char key[96];
@@ -94,7 +95,7 @@ static int line_is(const char *l, size_t len, const char *name)
 	return memmem(l, len, key, strlen(key)) != NULL && !memmem(l, len, "\"host\":true", 11);
 }
 
-/* Calls fn for each snapshot line of `name` (NULL: every line); returns how many. */
+/* Writes each stats line of `name` (NULL: every line) to out, if any; returns how many. */
 static unsigned each_line(const char *snap, const char *name, FILE *out)
 {
 	unsigned n = 0;
@@ -113,22 +114,28 @@ static unsigned each_line(const char *snap, const char *name, FILE *out)
 	return n;
 }
 
-/* The snapshot's lines: every VM's and the host's, or one VM's. */
+/* The stats file's lines, now: every VM's and the host's, or one VM's. */
 static void cmd_stats(struct ctl_ctx *c, const struct json_obj *req, FILE *out)
 {
 	const char *only = json_get(req, "vm", NULL);
+	char *snap = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&snap, &len);
 
-	if (!c->snapshot) {
-		control_error(out, "no stats yet: the first snapshot comes a second after start");
+	if (!m) {
+		control_error(out, "out of memory");
 		return;
 	}
-	if (only && !each_line(c->snapshot, only, NULL)) {
+	stats_write(m, (double)(vm_now_ns() - c->t0) / 1e9, c->vms, c->nvms, c->host, c->scan, c->advance_rates);
+	fclose(m);
+	if (only && !each_line(snap, only, NULL)) {
 		control_error(out, "no VM named '%s'", only);
-		return;
+	} else {
+		fputs("{\"ok\":true,\"stats\":[", out);
+		each_line(snap, only, out);
+		fputs("]}", out);
 	}
-	fputs("{\"ok\":true,\"stats\":[", out);
-	each_line(c->snapshot, only, out);
-	fputs("]}", out);
+	free(snap);
 }
 
 static void cmd_balloon(struct ctl_ctx *c, const struct json_obj *req, FILE *out)

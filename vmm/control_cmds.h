@@ -1,13 +1,15 @@
 /*
  * The control socket's commands (docs/user-guide.md lists them): run by
  * the VMM's main thread against its VMs, the memory manager and the
- * sharing scanner.  The stats come from the snapshot the main thread
- * takes each second, the same lines as the stats file.
+ * sharing scanner.  `stats` gives the stats file's lines, taken at the
+ * moment of the request; its per-second rates are since the file's last
+ * line, or without a file since the previous request.
  */
 #ifndef MEMVISOR_VMM_CONTROL_CMDS_H
 #define MEMVISOR_VMM_CONTROL_CMDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "json.h"
 
 struct vm;
@@ -19,7 +21,8 @@ struct ctl_ctx {
 	unsigned nvms;
 	struct mm_host *host;
 	struct share_scan *scan;
-	const char *snapshot;   /* the last stats lines, NUL-terminated; NULL before the first */
+	uint64_t t0;            /* VMM start (vm_now_ns), for the lines' t */
+	int advance_rates;      /* no stats file: rates are since the previous stats request */
 };
 
 void ctl_handle(void *ctx, const struct json_obj *req, FILE *out);

@@ -260,27 +260,12 @@ static void map_count_for_sharing(const struct host_config *cfg)
 		    (unsigned long long)(have > PSHARE_MAP_SLACK ? (have - PSHARE_MAP_SLACK) / 2 : 0));
 }
 
-/*
- * Each second's figures: one line per VM and one for the host, kept as the
- * control socket's snapshot and appended to the stats file, if any.
- */
+/* Each second's figures, when there is a stats file. */
 static void write_stats(FILE *stats, uint64_t t0, struct vm *vms, unsigned n, struct mm_host *host,
-			struct share_scan *scan, char **snapshot)
+			struct share_scan *scan)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&text, &len);
-
-	if (!m)
-		return;
-	stats_write(m, (double)(vm_now_ns() - t0) / 1e9, vms, n, host, scan);
-	fclose(m);
-	if (stats) {
-		fwrite(text, 1, len, stats);
-		fflush(stats);
-	}
-	free(*snapshot);
-	*snapshot = text;
+	if (stats)
+		stats_write(stats, (double)(vm_now_ns() - t0) / 1e9, vms, n, host, scan, 1);
 }
 
 static int run_host(struct host_config *cfg, uint64_t t0)
@@ -299,7 +284,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	sigset_t stop_set;
 	struct control ctl = { .fd = -1 };
 	struct ctl_ctx cctx;
-	char ctl_path[108], *snapshot = NULL;
+	char ctl_path[108];
 	int sfd = -1;
 	struct sigaction sa;
 	uint64_t next_stats, budget;
@@ -444,7 +429,8 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 
 	next_stats = vm_now_ns() + 1000000000ULL;
-	cctx = (struct ctl_ctx){ vms, created, &host, &scan, NULL };
+	/* Without a stats file, the socket's stats set the base of the per-second rates themselves. */
+	cctx = (struct ctl_ctx){ vms, created, &host, &scan, t0, stats == NULL };
 	for (;;) {
 		struct pollfd pfd[1 + 1 + CONTROL_MAX_CLIENTS];
 		struct signalfd_siginfo si;
@@ -465,7 +451,6 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		if (poll(pfd, 1 + nc, 100) > 0) {
 			if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				sig = (int)si.ssi_signo;
-			cctx.snapshot = snapshot;
 			control_serve(&ctl, pfd + 1, nc, ctl_handle, &cctx);
 		}
 		if (sig == SIGINT || sig == SIGTERM) {
@@ -478,11 +463,11 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 			mm_host_stop(&host);
 		}
 		if (vm_now_ns() >= next_stats) {
-			write_stats(stats, t0, vms, created, &host, &scan, &snapshot);
+			write_stats(stats, t0, vms, created, &host, &scan);
 			next_stats += 1000000000ULL;
 		}
 	}
-	write_stats(stats, t0, vms, created, &host, &scan, &snapshot);
+	write_stats(stats, t0, vms, created, &host, &scan);
 
 	for (unsigned i = 0; i < created; i++) {
 		report(&vms[i], t0);
@@ -496,7 +481,6 @@ out:
 	control_close(&ctl);
 	if (sfd >= 0)
 		close(sfd);
-	free(snapshot);
 	share_scan_stop(&scan);
 	mm_host_stop(&host);
 	if (stats)

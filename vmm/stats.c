@@ -69,8 +69,11 @@ static void write_guest_stats(FILE *f, const struct balloon_figures *bf)
 	}
 }
 
-static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int code, struct zip_totals *sum)
+static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int code, struct zip_totals *sum,
+		     int advance)
 {
+	/* Rates are since the previous line that advanced them: a look in between moves nothing. */
+	uint64_t pswr = vm->prev_swr, psww = vm->prev_sww, pzip = vm->prev_zip, punzip = vm->prev_unzip;
 	struct guest_mem_stats m;
 	struct zip_totals z;
 	int64_t rss = -1, anon = -1;
@@ -101,7 +104,7 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		"\"meta_kb\":%.1f,\"meta_pct\":%.3f,\"ovhd_mb\":%.2f,\"swap_full\":%s,\"swap_errors\":%llu",
 		vm->nvcpus, MB(vm->ram_size), MB(m.mapped), MB(m.consumed), MB(m.zero), MB(m.active),
 		MB(m.swapped), (unsigned long long)m.swapins, (unsigned long long)m.swapouts,
-		rate(m.swapins, &vm->prev_swr, t, vm->prev_t), rate(m.swapouts, &vm->prev_sww, t, vm->prev_t),
+		rate(m.swapins, &pswr, t, vm->prev_t), rate(m.swapouts, &psww, t, vm->prev_t),
 		(unsigned long long)m.swapin_faults, (unsigned long long)m.readahead_pages,
 		(unsigned long long)m.faults[GM_FAULT_ZERO],
 		(double)m.fault_p50_ns / 1e3, (double)m.fault_p99_ns / 1e3, (double)m.fault_max_ns / 1e3,
@@ -135,7 +138,7 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	write_zip(f, &z);
 	fprintf(f, ",\"zip_s\":%.0f,\"unzip_s\":%.0f,\"zip_ratio\":%.2f,\"zip_same_mb\":%.2f,"
 		"\"zip_cap_mb\":%.2f,\"zip_writebacks\":%llu,\"zero_shared\":%llu",
-		rate(m.zipped, &vm->prev_zip, t, vm->prev_t), rate(m.unzipped, &vm->prev_unzip, t, vm->prev_t),
+		rate(m.zipped, &pzip, t, vm->prev_t), rate(m.unzipped, &punzip, t, vm->prev_t),
 		m.zip_bytes ? (double)(m.zip_pages * GM_PAGE) / (double)m.zip_bytes : 0.0,
 		MB(m.same_pages * GM_PAGE), MB(m.zip_cap), (unsigned long long)m.zip_writebacks,
 		(unsigned long long)m.scan_zero);
@@ -144,11 +147,17 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	sum->zipped += z.zipped;
 	sum->unzipped += z.unzipped;
 	fputs("}\n", f);
-	vm->prev_t = t;
+	if (advance) {
+		vm->prev_swr = pswr;
+		vm->prev_sww = psww;
+		vm->prev_zip = pzip;
+		vm->prev_unzip = punzip;
+		vm->prev_t = t;
+	}
 }
 
 void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_host *host,
-		 struct share_scan *scan)
+		 struct share_scan *scan, int advance)
 {
 	struct share_scan_stats sc;
 	struct mm_host_stats h;
@@ -165,7 +174,7 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 		code = vm->exit_code;
 		pthread_mutex_unlock(&vm->lock);
 		running += st == VM_RUNNING;
-		write_vm(f, t, vm, st, code, &zsum);
+		write_vm(f, t, vm, st, code, &zsum, advance);
 	}
 	mm_host_get_stats(host, &h);
 	fprintf(f, "{\"t\":%.3f,\"host\":true,\"vms\":%u,\"vms_running\":%u,\"state\":\"%s\","
