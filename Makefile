@@ -22,7 +22,7 @@ VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
 
-.PHONY: all deps test test-unit test-integration demo bench clean
+.PHONY: all deps test test-unit test-integration test-stress soak demo bench clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/vmmctl
 
 deps:
@@ -86,13 +86,22 @@ include guest/guest.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf
-	@$(MAKE) --no-print-directory test-unit test-integration
+	@$(MAKE) --no-print-directory test-unit test-integration test-stress
 
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
 test-integration: all $(BUILD)/test/vmm $(BUILD)/test/triplefault.elf
 	@tests/integration/run.sh $(BUILD)/test/vmm
+
+# Integrity under forced transitions (tests/stress/): short in `make test`, long in `make soak`.
+STRESS_SECS ?= 30
+test-stress: all $(BUILD)/test/vmm
+	@tests/stress/stress.sh $(BUILD)/test/vmm $(BUILD)/vmmctl $(STRESS_SECS)
+
+soak: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm
+	@tests/stress/stress.sh $(BUILD)/test/vmm $(BUILD)/vmmctl 600
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -7,6 +7,7 @@
  * Whatever the VMM did in between (zero pages, swapping, compression,
  * sharing, ballooning), the content must come back bit for bit.
  * pageout=1 has the whole buffer swapped out between writing and checking.
+ * secs=N goes on checking, pass after pass, for N seconds.
  */
 #include "workloads.h"
 
@@ -18,16 +19,16 @@
 
 int wl_verify(struct args *a)
 {
-	uint64_t pages, seed, passes, pageout, khz = plat_tsc_khz();
+	uint64_t pages, seed, passes, pageout, secs, done = 0, khz = plat_tsc_khz();
 	uint64_t t0, write_ns, check_start, next_report, bad = 0, bitmap_bytes;
 	unsigned pat;
 	uint8_t *buf;
 	uint64_t *badmap;
 
 	if (wl_pages(a, "size", 0, &pages) || args_uint(a, "seed", 1, &seed) ||
-	    args_uint(a, "passes", 1, &passes) || args_uint(a, "pageout", 0, &pageout) ||
+	    args_uint(a, "passes", 1, &passes) || args_uint(a, "pageout", 0, &pageout) || args_uint(a, "secs", 0, &secs) ||
 	    args_choice(a, "pattern", pattern_names, PAT_RANDOM, &pat) ||
-	    args_all_taken(a, "verify", "size seed passes pattern pageout"))
+	    args_all_taken(a, "verify", "size seed passes pattern pageout secs"))
 		return MV_EXIT_BAD_ARGS;
 	if (!passes) {
 		plat_say("verify: passes= must be at least 1");
@@ -60,7 +61,9 @@ int wl_verify(struct args *a)
 
 	check_start = rdtsc_ordered();
 	next_report = check_start + khz * 1000;
-	for (uint64_t pass = 0; pass < passes; pass++) {
+	/* secs=N: keep checking, pass after pass, until N seconds have gone (at least `passes`). */
+	for (uint64_t pass = 0; pass < passes || (secs && rdtsc_ordered() - check_start < secs * khz * 1000); pass++) {
+		done++;
 		for (uint64_t i = 0; i < pages; i++) {
 			uint64_t want, got;
 			int64_t off = pattern_check(buf + i * PAGE_BYTES, pat, i, seed, pat != PAT_ZERO, &want,
@@ -76,7 +79,7 @@ int wl_verify(struct args *a)
 			}
 			if ((i & 255) == 0 && rdtsc_ordered() >= next_report) {
 				plat_say("verify: pass %lu/%lu, %lu%% checked, %lu bad pages so far",
-					 (unsigned long)pass + 1, (unsigned long)passes,
+					 (unsigned long)pass + 1, (unsigned long)(pass + 1 > passes ? pass + 1 : passes),
 					 (unsigned long)(i * 100 / pages), (unsigned long)bad);
 				next_report = rdtsc_ordered() + khz * 1000;
 			}
@@ -84,7 +87,7 @@ int wl_verify(struct args *a)
 	}
 	plat_say("RESULT workload=verify pages=%lu passes=%lu pattern=%s seed=%lu bad_pages=%lu "
 		 "write_ms=%lu check_ms=%lu",
-		 (unsigned long)pages, (unsigned long)passes, pattern_names[pat], (unsigned long)seed,
+		 (unsigned long)pages, (unsigned long)done, pattern_names[pat], (unsigned long)seed,
 		 (unsigned long)bad, (unsigned long)(write_ns / 1000000),
 		 (unsigned long)(tsc_to_ns(rdtsc_ordered() - check_start, khz) / 1000000));
 	return bad ? MV_EXIT_VERIFY_FAIL : MV_EXIT_OK;
