@@ -22,7 +22,7 @@ VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
 
-.PHONY: all deps test test-unit test-integration test-stress soak demo bench clean
+.PHONY: all deps test test-unit test-integration test-stress test-fuzz soak demo bench clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/vmmctl
 
 deps:
@@ -86,13 +86,24 @@ include guest/guest.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf
-	@$(MAKE) --no-print-directory test-unit test-integration test-stress
+	@$(MAKE) --no-print-directory test-unit test-integration test-stress test-fuzz
 
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
 test-integration: all $(BUILD)/test/vmm $(BUILD)/test/triplefault.elf
 	@tests/integration/run.sh $(BUILD)/test/vmm
+
+# libFuzzer on the balloon device and its virtqueues (clang), from the
+# committed seeds, for FUZZ_SECS; a crash or a wrong page number fails it.
+FUZZ_SECS ?= 60
+FUZZ_SRCS := tests/fuzz/fuzz_balloon.c vmm/pci.c vmm/virtio_pci.c vmm/virtio_balloon.c vmm/virtq.c
+$(BUILD)/fuzz/fuzz_balloon: $(FUZZ_SRCS) $(wildcard vmm/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $(FUZZ_SRCS)
+test-fuzz: $(BUILD)/fuzz/fuzz_balloon
+	@tests/fuzz/run.sh $< tests/fuzz/seeds $(FUZZ_SECS)
 
 # Integrity under forced transitions (tests/stress/): short in `make test`, long in `make soak`.
 STRESS_SECS ?= 30
