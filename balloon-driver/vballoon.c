@@ -252,10 +252,11 @@ static int tell(struct vballoon *b, unsigned qn, uint64_t gpa, uint32_t n)
 	return 0;
 }
 
-uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind)
+uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind, uint64_t gpa)
 {
 	struct vb_queue *q = &b->q[0];
 	uint64_t pfns = (uint64_t)(uintptr_t)b->pfns;
+	unsigned qn = 0;
 
 	switch (kind) {
 	case 0: /* 0 -> 1 -> 0 ... */
@@ -268,12 +269,24 @@ uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind)
 	case 2:
 		put_desc(q, 0, pfns, 0xffffffffu, 0, 0);
 		break;
-	default:
+	case 3:
 		b->pfns[0] = (uint32_t)(plat_ram_bytes() / PAGE + 10);
 		put_desc(q, 0, pfns, 4, 0, 0);
 		break;
+	case 4: /* a deflate of 16 pages the balloon never held: pages the guest is using */
+		qn = 1;
+		for (unsigned i = 0; i < 16; i++)
+			b->pfns[i] = (uint32_t)(gpa / PAGE + i);
+		put_desc(&b->q[1], 0, pfns, 64, 0, 0);
+		break;
+	default: /* a second stats buffer while the device still holds the first */
+		if (!(b->features & F_STATS_VQ))
+			return bar_read(b, b->common + STATUS, 1);
+		qn = 2;
+		put_desc(&b->q[2], 0, (uint64_t)(uintptr_t)b->stats, VB_NSTATS * sizeof(struct vb_stat), 0, 0);
+		break;
 	}
-	post(b, 0);
+	post(b, qn);
 	return bar_read(b, b->common + STATUS, 1);
 }
 

@@ -89,10 +89,12 @@ unsigned vballoon_service(struct vballoon *b);
 int64_t vballoon_step(struct vballoon *b);
 
 /*
- * For the hostile-guest tests only: hand the inflate queue one broken
- * request (0 a descriptor loop, 1 a buffer outside RAM, 2 a 4 GiB
- * buffer, 3 a page number outside RAM) and return the device status.
+ * For the hostile-guest tests only: hand the device one broken request
+ * (0 a descriptor loop, 1 a buffer outside RAM, 2 a 4 GiB buffer, 3 a
+ * page number outside RAM, all on the inflate queue; 4 a deflate of the
+ * 16 pages at gpa, which the balloon never held; 5 a second stats buffer
+ * before the first was returned) and return the device status.
  */
-uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind);
+uint32_t vballoon_send_broken(struct vballoon *b, unsigned kind, uint64_t gpa);
 
 #endif

@@ -740,15 +740,20 @@ t_badvirtio_breaks_only_its_own_device() {
 		--vm name=range,mem=32M --append "workload=badvirtio kind=range" \
 		--vm name=huge,mem=32M --append "workload=badvirtio kind=huge" \
 		--vm name=pfn,mem=32M --append "workload=badvirtio kind=pfn" \
+		--vm name=statsflood,mem=32M --append "workload=badvirtio kind=statsflood" \
+		--vm name=deflate,mem=32M --append "workload=badvirtio kind=deflate" \
 		--vm name=good,mem=64M --append "workload=verify size=32M passes=2"
 	expect '[ $RC -eq 0 ]'
 	expect '[ "$(result good bad_pages)" = 0 ]'
-	for v in loop range huge pfn; do
+	# Deflating pages the balloon never held changes nothing: not even those pages' bytes.
+	expect '[ "$(result deflate needs_reset)" = 0 ] && [ "$(result deflate bad_pages)" = 0 ]'
+	for v in loop range huge pfn statsflood; do
 		expect "[ \"\$(result $v needs_reset)\" = 1 ]"
 		expect "grep -q \"vmm: $v: virtio device 5: .*device marked broken until the driver resets it\" \"\$ERR\""
 	done
 	expect 'grep -q "vmm: range: .*outside guest RAM" "$ERR" && grep -q "vmm: pfn: .*page number .* is outside guest RAM" "$ERR"'
-	expect '! grep -q "vmm: good: virtio" "$ERR"'
+	expect 'grep -q "vmm: statsflood: .*a second stats buffer before the first was returned" "$ERR"'
+	expect '! grep -q "vmm: good: virtio" "$ERR" && ! grep -q "vmm: deflate: virtio" "$ERR"'
 	expect 'python3 - "$WORK/s.jsonl" <<PY
 import json, sys
 last = {}
@@ -756,8 +761,9 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     if "vm" in r:
         last[r["vm"]] = r
-for v in ("loop", "range", "huge", "pfn"):
+for v in ("loop", "range", "huge", "pfn", "statsflood"):
     assert last[v]["balloon_broken"] is True and last[v]["mctlsz_mb"] == 0, last[v]
+assert last["deflate"]["balloon_broken"] is False and last["deflate"]["mctlsz_mb"] == 0, last["deflate"]
 assert last["good"]["balloon_broken"] is False, last["good"]
 PY'
 }
