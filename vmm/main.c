@@ -290,7 +290,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	uint64_t next_stats, budget;
 
 	/*
-	 * SIGINT/SIGTERM are taken by this thread alone, in its loop: blocked
+	 * SIGINT/SIGTERM/SIGHUP are taken by this thread alone, in its loop: blocked
 	 * before any thread exists, since every thread inherits the mask and a
 	 * thread that had them unblocked would die of them, leaving the swap
 	 * files behind.  One that comes during start-up waits for the loop.
@@ -298,6 +298,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	sigemptyset(&stop_set);
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
+	sigaddset(&stop_set, SIGHUP);   /* a closed terminal: stop cleanly too, swap files removed */
 	sigaddset(&stop_set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
@@ -453,7 +454,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 				sig = (int)si.ssi_signo;
 			control_serve(&ctl, pfd + 1, nc, ctl_handle, &cctx);
 		}
-		if (sig == SIGINT || sig == SIGTERM) {
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			char why[64];
 			snprintf(why, sizeof(why), "stopped by %s", strsignal(sig));
 			console_log(NULL, "%s: stopping all VMs", strsignal(sig));

@@ -991,6 +991,20 @@ t_sigterm_stops_all() {
 	expect 'grep -q "stopping all VMs" "$ERR"'
 }
 
+# A closed terminal (SIGHUP) stops the VMs as cleanly, swap directory gone.
+t_sighup_stops_all_and_cleans_up() {
+	mkdir -p "$WORK/sw"
+	timeout -k 5 60 "$VMM" run --swap-dir "$WORK/sw" --vm name=a,mem=32M --append "workload=memstress size=8M ws=8M secs=60" \
+		>"$OUT" 2>"$ERR" &
+	local pid=$!
+	sleep 1
+	kill -HUP $pid
+	wait $pid
+	RC=$?
+	expect '[ $RC -eq 129 ] && grep -q "stopping all VMs" "$ERR"'
+	expect '[ -z "$(ls -A "$WORK/sw" 2>/dev/null)" ]'
+}
+
 # ---- bad input ---------------------------------------------------------------
 
 # bad_input WANT_RC PATTERN ARGS...: a one-line error on stderr, no crash.
@@ -1051,10 +1065,31 @@ t_help() {
 	expect 'grep -q -- "--append" "$OUT"'
 }
 
+# What memvisor may leave behind, in the places it uses by default.
+leftovers() {
+	ls -d /var/tmp/memvisor-swap-* "${TMPDIR:-/tmp}"/memvisor-swap-* /tmp/memvisor-*.swap \
+		"${XDG_RUNTIME_DIR:-/nonexistent}"/memvisor-*.sock /run/memvisor/vmm-*.sock 2>/dev/null | sort
+}
+before=$(leftovers)
+
 tests=$(declare -F | awk '{print $3}' | grep '^t_')
 for t in $tests; do
 	run_test "$t"
 done
+
+# Every test's VMM cleaned up after itself (only on a full run: a filtered one may be interrupted).
+if [ -z "$FILTER" ]; then
+	new=$(comm -13 <(echo "$before") <(leftovers))
+	if [ -z "$new" ]; then
+		pass=$((pass + 1))
+		echo "ok - nothing_left_behind"
+	else
+		fail=$((fail + 1))
+		failed_names+=(nothing_left_behind)
+		echo "not ok - nothing_left_behind:"
+		echo "$new" | sed 's/^/    /'
+	fi
+fi
 if [ $fail -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"
 fi
