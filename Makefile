@@ -22,7 +22,7 @@ VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
 
-.PHONY: all deps test test-unit test-integration test-stress test-fuzz soak demo bench clean
+.PHONY: all deps test test-unit test-valgrind test-integration test-stress test-fuzz soak demo bench clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/vmmctl
 
 deps:
@@ -60,6 +60,16 @@ $(BUILD)/test/unit_vmm: $(call tobj,tests/unit/test_vmm.c $(VMM_PURE))
 $(BUILD)/test/unit_mm: $(call tobj,tests/unit/test_mm.c $(MM_SRCS))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
+# The same mm unit tests without sanitizers, for Valgrind's memcheck (it and ASan do not mix).
+$(BUILD)/vg/unit_mm: $(call obj,tests/unit/test_mm.c $(MM_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+test-valgrind: $(BUILD)/vg/unit_mm
+	@CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite $< \
+		>$(BUILD)/vg/unit_mm.log 2>&1 || { cat $(BUILD)/vg/unit_mm.log; exit 1; }
+	@tail -n 1 $(BUILD)/vg/unit_mm.log | sed 's/^/valgrind: unit_mm under memcheck: /'
+	@echo "valgrind: unit_mm clean (no memory errors, no definite leaks)"
+
 $(BUILD)/test/unit_guest_mem: $(call tobj,tests/unit/test_guest_mem.c $(MM_SRCS))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
@@ -86,7 +96,7 @@ include guest/guest.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf
-	@$(MAKE) --no-print-directory test-unit test-integration test-stress test-fuzz
+	@$(MAKE) --no-print-directory test-unit test-valgrind test-integration test-stress test-fuzz
 
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

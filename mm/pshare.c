@@ -102,21 +102,27 @@ static int make_room(struct pshare *ps)
 
 int pshare_init(struct pshare *ps, char *err, size_t errlen)
 {
+	return pshare_init_frames(ps, PSHARE_FRAME_MAX, err, errlen);
+}
+
+int pshare_init_frames(struct pshare *ps, uint32_t max_frames, char *err, size_t errlen)
+{
 	memset(ps, 0, sizeof(*ps));
+	ps->max_frames = max_frames;
 	ps->fd = -1;
 	ps->view = MAP_FAILED;
 	pthread_mutex_init(&ps->lock, NULL);
 	ps->fd = memfd_create("memvisor-frames", MFD_CLOEXEC);
 	if (ps->fd < 0)
 		return ERR("memfd_create for shared frames: %s", strerror(errno));
-	if (ftruncate(ps->fd, (off_t)PSHARE_FRAME_MAX * 4096))
+	if (ftruncate(ps->fd, (off_t)max_frames * 4096))
 		return ERR("sizing the shared-frame memfd: %s", strerror(errno));
 	/* Address space only: a frame costs a page once written. */
-	ps->view = mmap(NULL, (size_t)PSHARE_FRAME_MAX * 4096, PROT_READ | PROT_WRITE,
+	ps->view = mmap(NULL, (size_t)max_frames * 4096, PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_NORESERVE, ps->fd, 0);
 	if (ps->view == MAP_FAILED)
 		return ERR("mapping the shared-frame memfd: %s", strerror(errno));
-	if (slots_init(&ps->free, FRAME_GROW, PSHARE_FRAME_MAX))
+	if (slots_init(&ps->free, FRAME_GROW, max_frames))
 		return ERR("out of memory for the frame allocator");
 	ps->tab = calloc(TAB_INITIAL, sizeof(*ps->tab));
 	if (!ps->tab)
@@ -154,7 +160,7 @@ int pshare_room(struct pshare *ps)
 void pshare_destroy(struct pshare *ps)
 {
 	if (ps->view != MAP_FAILED)
-		munmap(ps->view, (size_t)PSHARE_FRAME_MAX * 4096);
+		munmap(ps->view, (size_t)ps->max_frames * 4096);
 	if (ps->fd >= 0)
 		close(ps->fd);
 	ps->view = MAP_FAILED;

@@ -58,7 +58,8 @@ struct pshare_stats {
 struct pshare {
 	pthread_mutex_t lock;
 	int fd;                 /* the frames' memfd */
-	uint8_t *view;          /* the memfd mapped shared, PSHARE_FRAME_MAX pages of address space */
+	uint8_t *view;          /* the memfd mapped shared, max_frames pages of address space */
+	uint32_t max_frames;    /* PSHARE_FRAME_MAX, or fewer (pshare_init_frames) */
 	struct slots free;      /* frame numbers */
 	struct ps_frame *frame; /* by frame number, sized to free.capacity */
 	uint32_t frame_cap;
@@ -72,6 +73,8 @@ struct pshare {
 };
 
 int pshare_init(struct pshare *ps, char *err, size_t errlen);
+/* The same with room for max_frames frames (tests under Valgrind, which cannot map 64 GiB). */
+int pshare_init_frames(struct pshare *ps, uint32_t max_frames, char *err, size_t errlen);
 void pshare_destroy(struct pshare *ps);
 
 /*

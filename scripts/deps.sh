@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	gcc make pkg-config libc6-dev linux-libc-dev binutils
 	liburing-dev libzstd-dev libxxhash-dev check
-	gnuplot-nox bc python3 tmux util-linux clang
+	gnuplot-nox bc python3 tmux util-linux clang valgrind
 )
 
 missing=()

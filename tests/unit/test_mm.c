@@ -303,7 +303,7 @@ START_TEST(pshare_table_finds_frames_and_hints_by_hash_and_group)
 	void *owner;
 	uint32_t v, f;
 
-	ck_assert_msg(pshare_init(&ps, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(pshare_init_frames(&ps, 1u << 16, err, sizeof(err)) == 0, "%s", err);
 	for (uint32_t i = 0; i < N; i++)
 		pshare_hint(&ps, (uint64_t)i * 0x9e3779b97f4a7c15ULL, i % 3, owner_of(i), i);
 	ck_assert_uint_eq(ps.hints, N);
