@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,64 @@
 #include <unistd.h>
 
 #define PAGE 4096u
+
+/*
+ * A test hook: MEMVISOR_SWAP_FAULTS makes swap I/O fail on purpose, so the
+ * tests can show what the memory manager does with ENOSPC, EIO and short
+ * transfers.  Comma-separated KIND=ERR@AFTER[*COUNT]: KIND write or read,
+ * ERR eio, enospc or short, AFTER the requests of that kind that succeed
+ * first (counted over the whole process), COUNT how many then fail
+ * (default: all of them).  Unset, it costs one branch per request.
+ */
+struct fault_rule {
+	int on, err;               /* err: -EIO, -ENOSPC, or 1 for a short transfer */
+	unsigned long after, count;
+	unsigned long seen;        /* requests so far (under fault_lock) */
+};
+static struct fault_rule fault_write, fault_read;
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+static void faults_parse(void)
+{
+	const char *env = getenv("MEMVISOR_SWAP_FAULTS");
+	char buf[256], *save = NULL;
+
+	if (!env || strlen(env) >= sizeof(buf))
+		return;
+	strcpy(buf, env);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char kind[8], err[8];
+		unsigned long after = 0, count = ~0UL;
+		struct fault_rule *r;
+
+		if (sscanf(item, "%7[a-z]=%7[a-z]@%lu*%lu", kind, err, &after, &count) < 3)
+			continue;
+		r = !strcmp(kind, "write") ? &fault_write : !strcmp(kind, "read") ? &fault_read : NULL;
+		if (!r)
+			continue;
+		r->err = !strcmp(err, "enospc") ? -ENOSPC : !strcmp(err, "short") ? 1 : -EIO;
+		r->after = after;
+		r->count = count;
+		r->on = 1;
+	}
+}
+
+/* The injected outcome of the next request of this kind: 0 (none), an -errno, or 1 (short). */
+static int fault_next(struct fault_rule *r)
+{
+	int out = 0;
+
+	pthread_once(&fault_once, faults_parse);
+	if (!r->on)
+		return 0;
+	pthread_mutex_lock(&fault_lock);
+	if (r->seen >= r->after && r->seen - r->after < r->count)
+		out = r->err;
+	r->seen++;
+	pthread_mutex_unlock(&fault_lock);
+	return out;
+}
 
 struct swapfile {
 	int fd;
@@ -132,14 +191,22 @@ static int reap(struct io_uring *ring, struct swap_write *w, const struct run *r
 		if (e)
 			return e;
 		r = &runs[cqe->user_data];
+		res = cqe->res;
+		{
+			int f = fault_next(&fault_write);   /* the test hook: as if the device said so */
+			if (f)
+				res = f < 0 ? f : (int)(r->n * PAGE) - 512;
+		}
 		/* A short write is an error: the slots would read back torn. */
-		res = cqe->res == (int)(r->n * PAGE) ? 0 : (cqe->res < 0 ? cqe->res : -EIO);
+		res = res == (int)(r->n * PAGE) ? 0 : (res < 0 ? res : -EIO);
 		for (unsigned i = 0; i < r->n; i++)
 			w[r->first + i].result = res;
-		failed |= res != 0;
+		/* The first failure says why (ENOSPC is worth telling apart from EIO). */
+		if (res && !failed)
+			failed = res;
 		io_uring_cqe_seen(ring, cqe);
 	}
-	return failed ? -EIO : 0;
+	return failed;
 }
 
 /*
@@ -217,6 +284,11 @@ static int wait_read(struct io_uring *ring)
 	res = cqe->res;
 	count = io_uring_cqe_get_data64(cqe);
 	io_uring_cqe_seen(ring, cqe);
+	{
+		int f = fault_next(&fault_read);   /* the test hook */
+		if (f)
+			res = f < 0 ? f : (int)(count * PAGE) - 512;
+	}
 	if (res < 0)
 		return res;
 	return res == (int)(count * PAGE) ? 0 : -EIO;

@@ -991,6 +991,48 @@ t_sigterm_stops_all() {
 	expect 'grep -q "stopping all VMs" "$ERR"'
 }
 
+# Swap writes that fail (EIO, ENOSPC, a short write; injected through the
+# swap file's test hook): the VMM says so, keeps the pages, stops swapping
+# and holds faults in the low state rather than lose a byte; a larger
+# budget lets the VM finish, every page intact.
+t_swap_write_faults_keep_every_page() {
+	local err
+	for err in eio enospc short; do
+		export MEMVISOR_SWAP_FAULTS="write=$err@20"
+		SOCK=$WORK/f.sock
+		expect 'vmm_bg "$SOCK" --host-mem 48M --stats "$WORK/s.jsonl" --vm name=a,mem=128M --append "workload=verify size=64M pattern=text passes=2"'
+		unset MEMVISOR_SWAP_FAULTS
+		sleep 4
+		ctl host-mem 512M
+		wait $BGPID
+		RC=$?
+		expect "[ \$RC -eq 0 ] && [ \"\$(result a bad_pages)\" = 0 ]"
+		case $err in
+		enospc) expect 'grep -q "a: swap write failed (No space left on device): pages stay where they were, swapping stops" "$ERR"' ;;
+		*) expect 'grep -q "a: swap write failed (Input/output error): pages stay where they were, swapping stops" "$ERR"' ;;
+		esac
+		expect 'grep "\"vm\":\"a\"" "$WORK/s.jsonl" | tail -n 1 | grep -q "\"swap_errors\":[1-9]"'
+		expect 'grep -q "\"blocked_faults\":[1-9]" "$WORK/s.jsonl"'
+	done
+}
+
+# Swap reads that fail: a few failures are retried and nothing is lost; a
+# page that cannot be read stops that VM alone, with a clear error, and
+# never comes back corrupted.
+t_swap_read_faults_retry_or_stop_one_vm() {
+	export MEMVISOR_SWAP_FAULTS="read=eio@3*2"
+	vmm run --vm name=a,mem=64M --append "workload=verify size=32M pageout=1"
+	unset MEMVISOR_SWAP_FAULTS
+	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ]'
+	export MEMVISOR_SWAP_FAULTS="read=short@3"
+	vmm run --vm name=a,mem=64M --append "workload=verify size=32M pageout=1" \
+		--vm name=b,mem=64M --append "workload=verify size=32M passes=3"
+	unset MEMVISOR_SWAP_FAULTS
+	expect '[ $RC -eq 70 ] && ! grep -q "^\[a\] RESULT" "$OUT" && [ "$(result b bad_pages)" = 0 ]'
+	expect 'grep -q "vmm: a: error: guest memory: swap-in of gpa 0x[0-9a-f]* from slot [0-9]* failed after 3 tries: Input/output error" "$ERR"'
+	expect 'grep -q "vmm: b: exited with code 0" "$ERR"'
+}
+
 # A closed terminal (SIGHUP) stops the VMs as cleanly, swap directory gone.
 t_sighup_stops_all_and_cleans_up() {
 	mkdir -p "$WORK/sw"
