@@ -637,9 +637,11 @@ t_sharing_works_under_pressure() {
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 host = [r for r in rows if r.get("host") and r["vms_running"] == 2]
-assert any(r["state"] in ("hard", "low") for r in host), [r["state"] for r in host]
 assert max(r["pshare_saving_mb"] for r in host) >= 50, [r["pshare_saving_mb"] for r in host]
 PY'
+	# The visits to hard can be shorter than the stats period, so the
+	# state log, not a sampled row, shows the pressure.
+	expect 'grep -Eq "host memory state [a-z]+ -> (hard|low)" "$ERR"'
 }
 
 # Salting: the same content in two share groups stays two copies.
