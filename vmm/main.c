@@ -9,6 +9,7 @@
 #include "control.h"
 #include "control_cmds.h"
 #include "kvm.h"
+#include "leftovers.h"
 #include "stats.h"
 #include "vm.h"
 #include "fault_probe.h"
@@ -143,9 +144,16 @@ static void host_log(void *ctx, const char *msg)
  * (default /var/tmp: /tmp is often tmpfs, i.e. RAM, where swapping to
  * would defeat the point).  made: we created it, and remove it at exit.
  */
-static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, char *err, size_t errlen)
+static const char *swap_base(void)
 {
 	const char *base = getenv("TMPDIR");
+
+	return base && *base ? base : "/var/tmp";
+}
+
+static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, char *err, size_t errlen)
+{
+	const char *base = swap_base();
 	struct stat st;
 
 	*made = 0;
@@ -161,9 +169,8 @@ static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, c
 		snprintf(dir, len, "%s", given);
 		return 0;
 	}
-	if (!base || !*base)
-		base = "/var/tmp";
-	snprintf(dir, len, "%s/memvisor-swap-XXXXXX", base);
+	/* Our pid in the name: a VMM that finds it after we crashed knows it may go. */
+	snprintf(dir, len, "%s/memvisor-swap-%d-XXXXXX", base, (int)getpid());
 	if (!mkdtemp(dir)) {
 		snprintf(err, errlen, "cannot create a swap directory under '%s': %s (use --swap-dir)",
 			 base, strerror(errno));
@@ -311,6 +318,15 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		console_log(NULL, "error: %s", err);
 		kvm_sys_close(&kvm);
 		return EX_UNAVAILABLE;
+	}
+	{
+		struct leftovers gone;
+
+		leftovers_sweep(swap_base(), cfg->swap_dir, &gone);
+		if (gone.dirs + gone.files + gone.sockets)
+			console_log(NULL, "cleaned up after VMMs that are gone: %u swap directories, %u swap files "
+				    "(%.1f MiB of guest memory), %u control sockets",
+				    gone.dirs, gone.files, (double)gone.bytes / 1048576.0, gone.sockets);
 	}
 	rc = swap_dir_setup(cfg->swap_dir, swap_dir, sizeof(swap_dir), &made_dir, err, sizeof(err));
 	if (rc) {

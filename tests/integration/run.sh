@@ -1049,6 +1049,47 @@ t_sighup_stops_all_and_cleans_up() {
 	expect '[ -z "$(ls -A "$WORK/sw" 2>/dev/null)" ]'
 }
 
+# A VMM killed with SIGKILL leaves its swap directory (guest memory in it)
+# and its control socket; the next VMM to start removes them.  A VMM still
+# running keeps its own, and a directory holding files memvisor did not
+# make stays where it is.
+t_crashed_vmm_is_cleaned_up_after() {
+	local keep=$WORK/tmp/memvisor-swap-999999-abcdef dead live
+	mkdir -p "$WORK/tmp" "$WORK/run" "$keep"
+	echo "not ours" >"$keep/notes.txt"
+	export TMPDIR=$WORK/tmp XDG_RUNTIME_DIR=$WORK/run
+	# No `timeout` in between: the pids must be the VMMs' own.
+	"$VMM" run --host-mem 64M --vm name=c,mem=128M \
+		--append "workload=memstress size=100M secs=60" >"$WORK/c.out" 2>"$WORK/c.err" &
+	dead=$!
+	"$VMM" run --host-mem 64M --vm name=l,mem=128M \
+		--append "workload=verify size=100M secs=12" >"$OUT" 2>"$ERR" &
+	live=$!
+	for _ in $(seq 150); do
+		[ -s "$(echo "$WORK"/tmp/memvisor-swap-$dead-*/memvisor-$dead-c.swap)" ] && break
+		sleep 0.1
+	done
+	kill -KILL $dead
+	wait $dead
+	expect '[ -S "$WORK/run/memvisor-$dead.sock" ] && [ -s "$(echo "$WORK"/tmp/memvisor-swap-$dead-*/memvisor-$dead-c.swap)" ]'
+	timeout -k 5 60 "$VMM" run --vm name=h,mem=16M --append "workload=hello" >"$WORK/h.out" 2>"$WORK/h.err"
+	RC=$?
+	unset TMPDIR XDG_RUNTIME_DIR
+	expect '[ $RC -eq 0 ] && ! grep -q -E "Sanitizer|runtime error:" "$WORK/h.err"'
+	expect 'grep -q "removed swap file .$WORK/tmp/memvisor-swap-$dead-[^/]*/memvisor-$dead-c.swap. ([0-9.]* MiB) of VMM $dead, which is gone" "$WORK/h.err"'
+	expect 'grep -q "removed swap directory .$WORK/tmp/memvisor-swap-$dead-" "$WORK/h.err"'
+	expect 'grep -q "removed control socket .$WORK/run/memvisor-$dead.sock. of VMM $dead" "$WORK/h.err"'
+	expect 'grep -q "cleaned up after VMMs that are gone: 1 swap directories, 1 swap files" "$WORK/h.err"'
+	expect 'grep -q "left .$keep. of VMM 999999, which is gone, in place" "$WORK/h.err" && [ -f "$keep/notes.txt" ]'
+	expect '! ls -d "$WORK"/tmp/memvisor-swap-$dead-* 2>/dev/null && [ ! -e "$WORK/run/memvisor-$dead.sock" ]'
+	# The live VMM's files were left alone: it ends with every byte.
+	expect 'ls "$WORK"/tmp/memvisor-swap-$live-*/memvisor-$live-l.swap >/dev/null'
+	wait $live
+	RC=$?
+	expect '[ $RC -eq 0 ] && [ "$(result l bad_pages)" = 0 ]'
+	expect '[ -z "$(ls "$WORK/tmp" | grep -v 999999)" ]'
+}
+
 # ---- bad input ---------------------------------------------------------------
 
 # bad_input WANT_RC PATTERN ARGS...: a one-line error on stderr, no crash.
