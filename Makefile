@@ -5,7 +5,7 @@
 #   make bench   benchmarks: figures and ratios, measured side by side
 CC      := gcc
 BUILD   := build
-PKGS    := liburing libzstd libxxhash
+PKGS    := liburing libzstd libxxhash libsodium
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
 CSTD    := -std=c11 -D_GNU_SOURCE

@@ -64,11 +64,13 @@ static int map_read_pages(struct guest_mem *gm, uint32_t p, uint32_t run, const 
 
 static void swapin_failed(struct guest_mem *gm, uint32_t p, uint32_t slot, int rc)
 {
-	char msg[160];
+	char msg[224];
 
 	gm->swap_errors++;
 	snprintf(msg, sizeof(msg), "swap-in of gpa 0x%llx from slot %u failed after 3 tries: %s",
-		 (unsigned long long)p * GM_PAGE, slot, strerror(-rc));
+		 (unsigned long long)p * GM_PAGE, slot,
+		 rc == -EBADMSG ? "the page failed to authenticate (changed on disk); not handed to the guest"
+				: strerror(-rc));
 	gm_fail(gm, msg);
 }
 

@@ -209,8 +209,8 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 		return 0; /* the host's swap holds the pages: no file of ours */
 	if (cfg->compress && gm_zip_init(gm, cfg, err, errlen))
 		return -1;
-	gm->swap = swapfile_open(cfg->swap_dir, gm->name,
-				 cfg->swap_max_pages ? cfg->swap_max_pages : gm->npages, uerr, sizeof(uerr));
+	gm->swap = swapfile_open(cfg->swap_dir, gm->name, cfg->swap_max_pages ? cfg->swap_max_pages : gm->npages,
+				 cfg->swap_encrypt ? SWAPFILE_ENCRYPT : 0, uerr, sizeof(uerr));
 	if (!gm->swap)
 		return ERR("%s", uerr);
 	return 0;

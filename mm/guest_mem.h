@@ -66,6 +66,7 @@ struct guest_mem_config {
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
 	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
 	int compress;                /* compression cache in front of the swap file */
+	int swap_encrypt;            /* swap-file pages encrypted and authenticated (swapcrypt.h) */
 	int share;                   /* the sharing scanner may look at this VM's pages */
 	int ksm_mergeable;           /* MADV_MERGEABLE: Linux KSM may merge (a bench peer) */
 	struct pshare *pshare;       /* with share: the host's frames, for non-zero sharing */

@@ -1,5 +1,7 @@
 #include "swapfile.h"
 
+#include "swapcrypt.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -77,11 +79,17 @@ struct swapfile {
 	struct io_uring rring;     /* fault service: reads it waits for */
 	struct io_uring aring;     /* fault service: one readahead in flight */
 	int ahead;                 /* a readahead is in flight */
+	uint32_t ahead_slot;       /* ... of these slots, into this buffer */
+	unsigned ahead_count;
+	void *ahead_buf;
+	struct swapcrypt *crypt;   /* NULL: pages go out as they are */
+	uint8_t *sealed;           /* encrypted: a write batch's ciphertext */
+	struct swapcrypt_seal seals[SWAP_BATCH_MAX];
 	struct slots slots;
 	char path[4096];
 };
 
-struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_slots,
+struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_slots, unsigned flags,
 			       char *err, size_t errlen)
 {
 	struct swapfile *sf = calloc(1, sizeof(*sf));
@@ -136,6 +144,17 @@ struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_s
 		swapfile_close(sf);
 		return NULL;
 	}
+	if (flags & SWAPFILE_ENCRYPT) {
+		sf->crypt = swapcrypt_new(max_slots, err, errlen);
+		if (sf->crypt && posix_memalign((void **)&sf->sealed, PAGE, (size_t)SWAP_BATCH_MAX * PAGE)) {
+			sf->sealed = NULL;
+			snprintf(err, errlen, "out of memory for the swap file's write buffer");
+		}
+		if (!sf->crypt || !sf->sealed) {
+			swapfile_close(sf);
+			return NULL;
+		}
+	}
 	return sf;
 }
 
@@ -152,6 +171,8 @@ void swapfile_close(struct swapfile *sf)
 		close(sf->fd);
 	unlink(sf->path);
 	slots_free_all(&sf->slots);
+	swapcrypt_free(sf->crypt);
+	free(sf->sealed);
 	free(sf);
 }
 
@@ -163,6 +184,11 @@ struct slots *swapfile_slots(struct swapfile *sf)
 int swapfile_direct(const struct swapfile *sf)
 {
 	return sf->direct;
+}
+
+int swapfile_encrypted(const struct swapfile *sf)
+{
+	return sf->crypt != NULL;
 }
 
 const char *swapfile_path(const struct swapfile *sf)
@@ -218,6 +244,7 @@ static int reap(struct io_uring *ring, struct swap_write *w, const struct run *r
 int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 {
 	struct run runs[SWAP_BATCH_MAX];
+	const uint8_t *src[SWAP_BATCH_MAX];
 	unsigned nruns = 0, queued = 0;
 	int e;
 
@@ -225,8 +252,13 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		w[i].result = -ECANCELED;
-		if (nruns && w[i].slot == w[i - 1].slot + 1 &&
-		    (const char *)w[i].buf == (const char *)w[i - 1].buf + PAGE) {
+		src[i] = w[i].buf;
+		if (sf->crypt) {
+			/* Sealed into our own buffer: the caller's page stays plain (a failed write keeps it). */
+			src[i] = sf->sealed + (size_t)i * PAGE;
+			swapcrypt_seal(sf->crypt, w[i].slot, w[i].buf, sf->sealed + (size_t)i * PAGE, &sf->seals[i]);
+		}
+		if (nruns && w[i].slot == w[i - 1].slot + 1 && src[i] == src[i - 1] + PAGE) {
 			runs[nruns - 1].n++;
 			continue;
 		}
@@ -236,7 +268,7 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&sf->wring);
 		if (!sqe)
 			break;
-		io_uring_prep_write(sqe, sf->fd, w[runs[r].first].buf, runs[r].n * PAGE,
+		io_uring_prep_write(sqe, sf->fd, src[runs[r].first], runs[r].n * PAGE,
 				    (uint64_t)w[runs[r].first].slot * PAGE);
 		io_uring_sqe_set_data64(sqe, r);
 		queued++;
@@ -247,6 +279,13 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 	if (e < 0)
 		return e;
 	e = reap(&sf->wring, w, runs, queued);
+	for (unsigned i = 0; sf->crypt && i < n; i++) {
+		int c = w[i].result ? 0 : swapcrypt_commit(sf->crypt, w[i].slot, &sf->seals[i]);
+		if (c) {
+			w[i].result = c;
+			e = e ? e : c;
+		}
+	}
 	/* Runs that found no free submission entry were never written. */
 	return e ? e : (queued < nruns ? -EBUSY : 0);
 }
@@ -294,11 +333,17 @@ static int wait_read(struct io_uring *ring)
 	return res == (int)(count * PAGE) ? 0 : -EIO;
 }
 
+/* A read that landed: opened in place if sealed. */
+static int opened(struct swapfile *sf, int e, uint32_t slot, unsigned count, void *buf)
+{
+	return e || !sf->crypt ? e : swapcrypt_open(sf->crypt, slot, count, buf);
+}
+
 int swapfile_read(struct swapfile *sf, uint32_t slot, unsigned count, void *buf)
 {
 	int e = submit_read(&sf->rring, sf->fd, slot, count, buf);
 
-	return e ? e : wait_read(&sf->rring);
+	return opened(sf, e ? e : wait_read(&sf->rring), slot, count, buf);
 }
 
 int swapfile_read_start(struct swapfile *sf, uint32_t slot, unsigned count, void *buf)
@@ -309,6 +354,9 @@ int swapfile_read_start(struct swapfile *sf, uint32_t slot, unsigned count, void
 		return -EBUSY;
 	e = submit_read(&sf->aring, sf->fd, slot, count, buf);
 	sf->ahead = !e;
+	sf->ahead_slot = slot;
+	sf->ahead_count = count;
+	sf->ahead_buf = buf;
 	return e;
 }
 
@@ -317,5 +365,5 @@ int swapfile_read_finish(struct swapfile *sf)
 	if (!sf->ahead)
 		return -EINVAL;
 	sf->ahead = 0;
-	return wait_read(&sf->aring);
+	return opened(sf, wait_read(&sf->aring), sf->ahead_slot, sf->ahead_count, sf->ahead_buf);
 }

@@ -29,11 +29,15 @@ struct swap_write {
 
 struct swapfile;
 
+/* swapfile_open flags */
+#define SWAPFILE_ENCRYPT 1u        /* pages sealed at rest (swapcrypt.h): a random key per file */
+
 /*
  * Create "<dir>/memvisor-<pid>-<name>.swap" (0600, never an existing file)
  * able to grow to max_slots slots.  Returns NULL with the reason in err.
+ * Encrypted, a read whose page fails to authenticate is -EBADMSG.
  */
-struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_slots,
+struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_slots, unsigned flags,
 			       char *err, size_t errlen);
 
 /* Close the rings and remove the file. */
@@ -57,8 +61,9 @@ int swapfile_read(struct swapfile *sf, uint32_t slot, unsigned count, void *buf)
 int swapfile_read_start(struct swapfile *sf, uint32_t slot, unsigned count, void *buf);
 int swapfile_read_finish(struct swapfile *sf);
 
-/* Whether O_DIRECT is in use, and the file's path. */
+/* Whether O_DIRECT is in use, whether pages are encrypted, and the file's path. */
 int swapfile_direct(const struct swapfile *sf);
+int swapfile_encrypted(const struct swapfile *sf);
 const char *swapfile_path(const struct swapfile *sf);
 
 #endif

@@ -124,6 +124,22 @@ printf "  %-44s %s   (goal: <= 1.3)\n" "random swap-in p50 / (uffd + read) p50" 
 emit "{\"bench\":\"faults\",\"zero_fill_p50_ns\":$zp50,\"zero_fill_p99_ns\":$zp99,\"zero_fill_max_ns\":$zmax,\"swapin_random_p50_ns\":$rp50,\"swapin_random_p99_ns\":$rp99,\"swapin_random_max_ns\":$rmax,\"swapin_seq_us_per_page\":$seq_us,\"read_qd1_p50_us\":$read_p50,\"uffd_rtt_p50_us\":$uffd_p50,\"ratio_random_swapin_to_floor\":$rratio}"
 
 
+# ---- --swap-encrypt: the same swap-in runs sealed, beside the plain ones ---------
+echo
+echo "== swap encryption (--swap-encrypt, XChaCha20-Poly1305): same runs as above, sealed"
+"$B/vmm" run --swap-encrypt --swap-dir "$SWAPDIR" --host-mem 96M --mem 384M \
+	--append "workload=memstress size=256M ws=256M order=random secs=5" >"$TMP/esr" 2>/dev/null
+erp50=$(field "$TMP/esr" p50_ns); erp99=$(field "$TMP/esr" p99_ns)
+"$B/vmm" run --swap-encrypt --swap-dir "$SWAPDIR" --host-mem 96M --mem 384M \
+	--append "workload=memstress size=256M ws=256M passes=2" >"$TMP/ess" 2>/dev/null
+esmbs=$(field "$TMP/ess" mb_per_s)
+seal_p50=$(field "$TMP/mb" p50_us "seal "); open_p50=$(field "$TMP/mb" p50_us "open ")
+printf "  %-44s plain p50 %7s us  sealed p50 %7s us  (x%s; p50s are histogram buckets, 12.5%% wide)\n" "swap-in, random page" "$(us "$rp50")" "$(us "$erp50")" "$(ratio "$erp50" "$rp50")"
+printf "  %-44s plain %8s MiB/s  sealed %8s MiB/s  (x%s)\n" "sequential passes on a 96M budget" "$smbs" "$esmbs" "$(ratio "$esmbs" "$smbs")"
+printf "  %-44s seal p50 %6s us  open p50 %6s us\n" "one 4 KiB page (mmbench, one core)" "$seal_p50" "$open_p50"
+emit "{\"bench\":\"swap_encrypt\",\"swapin_random_p50_ns\":$rp50,\"swapin_random_sealed_p50_ns\":$erp50,\"swapin_random_sealed_p99_ns\":$erp99,\"seq_mb_per_s\":$smbs,\"seq_sealed_mb_per_s\":$esmbs,\"seal_p50_us\":$seal_p50,\"open_p50_us\":$open_p50}"
+
+
 # ---- the kernel's swap as peer: host swap on a swap file, set up here ---------
 HOST_SWAP=$SWAPDIR/host.swap
 CG=/sys/fs/cgroup/memory/memvisor-bench-$$

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	gcc make pkg-config libc6-dev linux-libc-dev binutils
-	liburing-dev libzstd-dev libxxhash-dev check
+	liburing-dev libzstd-dev libxxhash-dev libsodium-dev check
 	gnuplot-nox bc python3 tmux util-linux clang valgrind
 )
 

@@ -248,6 +248,8 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				cfg->kernel_swap = 1;
 			else
 				return ERR("--swap-backend: '%s' is not file or kernel", v);
+		} else if (!strcmp(argv[i], "--swap-encrypt")) {
+			cfg->swap_encrypt = 1;
 		} else if (!strcmp(argv[i], "--no-compress")) {
 			cfg->compress = 0;
 		} else if (!strcmp(argv[i], "--no-balloon")) {
@@ -382,5 +384,8 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 	}
 	if (cfg->nvms == 0)
 		return ERR("no VM given: use --vm name=NAME,mem=SIZE or --mem SIZE");
+	if (cfg->swap_encrypt && cfg->kernel_swap)
+		return ERR("--swap-encrypt: the kernel swap backend writes no swap file of ours to encrypt "
+			   "(use dm-crypt on the host's swap)");
 	return 0;
 }

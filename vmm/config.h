@@ -46,6 +46,7 @@ struct host_config {
 	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */
 	int kernel_swap;            /* --swap-backend kernel: MADV_PAGEOUT to host swap */
 	int compress;               /* compression cache on (default; --no-compress) */
+	int swap_encrypt;           /* --swap-encrypt: swap-file pages sealed with a per-run key */
 	int share;                  /* page-sharing scanner on (default; --no-share) */
 	unsigned share_rate;        /* --share-rate: pages a second, host-wide */
 	int ksm;                    /* --ksm: guest RAM MADV_MERGEABLE (the KSM peer) */

@@ -14,6 +14,7 @@
 #include "vm.h"
 #include "fault_probe.h"
 #include "../mm/pshare.h"
+#include "../mm/swapcrypt.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -31,7 +32,7 @@
 
 static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
-"               [--prefetch N] [--swap-backend file|kernel]\n"
+"               [--prefetch N] [--swap-backend file|kernel] [--swap-encrypt]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
 "               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon] [--balloon-stats SECS] [--idle-tax PCT]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
@@ -92,6 +93,9 @@ static const char usage_text[] =
 "                    file: per-VM swap files through io_uring (default);\n"
 "                    kernel: MADV_PAGEOUT to the host's swap, swap-in by the\n"
 "                    kernel's own fault path (a bench peer; needs swapon)\n"
+"  --swap-encrypt    encrypt and authenticate swap-file pages (XChaCha20-Poly1305,\n"
+"                    a random key per swap file, held only in memory): a page\n"
+"                    changed on disk is never handed back (docs/reliability.md)\n"
 "  --fault-service auto|thread|vcpu\n"
 "                    who serves guest page faults: a thread per VM, or the vCPU\n"
 "                    thread on KVM memory-fault exits (Linux 6.8+); default auto\n"
@@ -338,6 +342,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch,
 					 .kernel_swap = cfg->kernel_swap,
 					 .compress = cfg->compress && !cfg->kernel_swap,
+					 .swap_encrypt = cfg->swap_encrypt,
 					 .zip_level = cfg->zip_level, .zip_threshold = cfg->zip_threshold,
 					 .share = cfg->share, .ksm_mergeable = cfg->ksm };
 	budget = cfg->host_mem ? cfg->host_mem : mm_host_machine_free();
@@ -367,6 +372,9 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	if (mem.compress)
 		console_log(NULL, "compression cache: zstd level %d, a page is kept if it shrinks to %u bytes or less",
 			    cfg->zip_level, cfg->zip_threshold);
+	if (cfg->swap_encrypt)
+		console_log(NULL, "swap files encrypted: %s, a random key per file, kept in memory only",
+			    swapcrypt_cipher());
 	if (cfg->kernel_swap)
 		console_log(NULL, "swap backend: kernel (MADV_PAGEOUT to host swap, %.1f MiB free of it%s)",
 			    (double)mm_host_meminfo("SwapFree") / 1048576.0,

@@ -1035,6 +1035,65 @@ t_swap_read_faults_retry_or_stop_one_vm() {
 	expect 'grep -q "vmm: b: exited with code 0" "$ERR"'
 }
 
+# --swap-encrypt: what the swap file holds while the VM runs is noise (the
+# same run without it shows the guest's text), and every page comes back.
+t_swap_encrypt_leaves_no_plaintext_on_disk() {
+	local mode words=()
+	for mode in plain encrypted; do
+		rm -rf "$WORK/sw" && mkdir "$WORK/sw"
+		SOCK=$WORK/e.sock
+		expect 'vmm_bg "$SOCK" --swap-dir "$WORK/sw" --no-compress --host-mem 48M --stats "$WORK/s.jsonl" \
+			$([ $mode = encrypted ] && echo --swap-encrypt) \
+			--vm name=a,mem=128M --append "workload=verify size=64M pattern=text secs=6"'
+		sleep 3
+		cp "$WORK"/sw/memvisor-*-a.swap "$WORK/copy"
+		words+=("$(grep -a -o -e balloon -e compressed "$WORK/copy" | wc -l)")
+		wait $BGPID
+		RC=$?
+		expect "[ \$RC -eq 0 ] && [ \"\$(result a bad_pages)\" = 0 ]"
+		expect '[ $(stat -c %s "$WORK/copy") -ge $((8 << 20)) ]'
+		expect 'grep "\"vm\":\"a\"" "$WORK/s.jsonl" | tail -n 1 | grep -q "\"swr\":[1-9]"'
+	done
+	echo "# guest words found in the swap file: plain ${words[0]}, encrypted ${words[1]}"
+	expect '[ "${words[0]}" -gt 1000 ] && [ "${words[1]}" -eq 0 ]'
+	expect 'grep -q "swap files encrypted: XChaCha20-Poly1305" "$ERR"'
+}
+
+# A swap file changed behind the VMM's back: encrypted, the changed pages
+# fail to authenticate and that VM stops with a clear error while the other
+# runs on; without encryption the same change reaches the guest as bad data.
+t_swap_encrypt_refuses_a_changed_page() {
+	local mode
+	for mode in plain encrypted; do
+		rm -rf "$WORK/sw" && mkdir "$WORK/sw"
+		SOCK=$WORK/e.sock
+		expect 'vmm_bg "$SOCK" --swap-dir "$WORK/sw" --no-compress --host-mem 64M \
+			$([ $mode = encrypted ] && echo --swap-encrypt) \
+			--vm name=a,mem=128M --append "workload=verify size=64M pattern=text secs=8" \
+			--vm name=b,mem=64M --append "workload=verify size=8M secs=8"'
+		sleep 3
+		# Flip bytes in every swapped page of a's (one byte a page keeps the page mostly right).
+		python3 - "$WORK"/sw/memvisor-*-a.swap <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+size = os.fstat(fd).st_size
+for off in range(0, size, 4096):
+    os.pwrite(fd, b"\xa5", off + 100)
+os.close(fd)
+PY
+		wait $BGPID
+		RC=$?
+		if [ $mode = plain ]; then
+			expect '[ "$(result a bad_pages)" -gt 0 ] && [ "$(result b bad_pages)" = 0 ]'
+		else
+			expect '[ $RC -eq 70 ] && ! grep -q "^\[a\] RESULT" "$OUT" && [ "$(result b bad_pages)" = 0 ]'
+			expect 'grep -q "vmm: a: error: guest memory: swap-in of gpa 0x[0-9a-f]* from slot [0-9]* failed after 3 tries: the page failed to authenticate" "$ERR"'
+		fi
+	done
+}
+
+t_bad_swap_encrypt_kernel() { bad_input 64 "kernel swap backend writes no swap file" run --swap-backend kernel --swap-encrypt --mem 16M; }
+
 # A closed terminal (SIGHUP) stops the VMs as cleanly, swap directory gone.
 t_sighup_stops_all_and_cleans_up() {
 	mkdir -p "$WORK/sw"

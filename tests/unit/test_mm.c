@@ -5,11 +5,16 @@
 #include "../../mm/memstate.h"
 #include "../../mm/pshare.h"
 #include "../../mm/slots.h"
+#include "../../mm/swapcrypt.h"
+#include "../../mm/swapfile.h"
 #include "../../mm/zip.h"
 #include "../../mm/zpool.h"
 #include "text_page.h"
 
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -439,6 +444,100 @@ START_TEST(memory_states_call_for_the_seeds_table_3)
 }
 END_TEST
 
+static void fill_page(uint8_t *p, uint32_t seed)
+{
+	for (unsigned i = 0; i < 4096; i++)
+		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 8));
+}
+
+START_TEST(swapcrypt_round_trips_and_refuses_what_changed)
+{
+	char err[128];
+	struct swapcrypt *sc = swapcrypt_new(5000, err, sizeof(err));
+	static uint8_t plain[4096], sealed[3][4096], buf[3 * 4096];
+	struct swapcrypt_seal seal[3];
+
+	ck_assert_ptr_nonnull(sc);
+	fill_page(plain, 1);
+	/* Slots 4095-4097 straddle two of the seal tables. */
+	for (int i = 0; i < 3; i++) {
+		swapcrypt_seal(sc, 4095 + i, plain, sealed[i], &seal[i]);
+		ck_assert_int_eq(swapcrypt_commit(sc, 4095 + i, &seal[i]), 0);
+		ck_assert_int_ne(memcmp(sealed[i], plain, 4096), 0);
+	}
+	/* The same page sealed twice is two different ciphertexts (fresh nonces). */
+	ck_assert_int_ne(memcmp(sealed[0], sealed[1], 4096), 0);
+	for (int i = 0; i < 3; i++)
+		memcpy(buf + i * 4096, sealed[i], 4096);
+	ck_assert_int_eq(swapcrypt_open(sc, 4095, 3, buf), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(memcmp(buf + i * 4096, plain, 4096), 0);
+
+	/* One flipped bit: refused, and the page is zeroed rather than passed on. */
+	memcpy(buf, sealed[1], 4096);
+	buf[2000] ^= 1;
+	ck_assert_int_eq(swapcrypt_open(sc, 4096, 1, buf), -EBADMSG);
+	for (int i = 0; i < 4096; i++)
+		ck_assert_uint_eq(buf[i], 0);
+	/* A page moved to another slot, and a slot never written: refused. */
+	memcpy(buf, sealed[1], 4096);
+	ck_assert_int_eq(swapcrypt_open(sc, 4097, 1, buf), -EBADMSG);
+	memcpy(buf, sealed[1], 4096);
+	ck_assert_int_eq(swapcrypt_open(sc, 7, 1, buf), -EBADMSG);
+	/* An old copy of a slot since rewritten: refused (its nonce is gone). */
+	swapcrypt_seal(sc, 4096, plain, sealed[2], &seal[2]);
+	ck_assert_int_eq(swapcrypt_commit(sc, 4096, &seal[2]), 0);
+	memcpy(buf, sealed[1], 4096);
+	ck_assert_int_eq(swapcrypt_open(sc, 4096, 1, buf), -EBADMSG);
+	/* Past the table: refused, never read beyond it. */
+	ck_assert_int_eq(swapcrypt_commit(sc, 9000, &seal[0]), -EINVAL);
+	ck_assert_int_eq(swapcrypt_open(sc, 9000, 1, buf), -EBADMSG);
+	swapcrypt_free(sc);
+}
+END_TEST
+
+/* Through the swap file: pages on disk are not the guest's bytes, and come back whole. */
+START_TEST(encrypted_swapfile_keeps_no_plaintext)
+{
+	char dir[] = "/tmp/memvisor-unit-XXXXXX", err[256];
+	struct swapfile *sf;
+	struct swap_write w[8];
+	uint8_t *pages = aligned_alloc(4096, 8 * 4096), *back = aligned_alloc(4096, 8 * 4096);
+	static uint8_t raw[8 * 4096];
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	sf = swapfile_open(dir, "unit", 64, SWAPFILE_ENCRYPT, err, sizeof(err));
+	ck_assert_msg(sf != NULL, "%s", err);
+	ck_assert_int_eq(swapfile_encrypted(sf), 1);
+	for (int i = 0; i < 8; i++) {
+		fill_page(pages + i * 4096, (uint32_t)i);
+		w[i] = (struct swap_write){ .slot = slots_alloc(swapfile_slots(sf)), .buf = pages + i * 4096 };
+	}
+	ck_assert_int_eq(swapfile_write_batch(sf, w, 8), 0);
+	for (int i = 0; i < 8; i++)
+		fill_page(back + i * 4096, (uint32_t)i);   /* the caller's pages stay plain */
+	ck_assert_int_eq(memcmp(back, pages, 8 * 4096), 0);
+	fd = open(swapfile_path(sf), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, raw, sizeof(raw), 0), (ssize_t)sizeof(raw));
+	close(fd);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_ne(memcmp(raw + i * 4096, pages + i * 4096, 4096), 0);
+	memset(back, 0, 8 * 4096);
+	ck_assert_int_eq(swapfile_read(sf, w[0].slot, 8, back), 0);
+	ck_assert_int_eq(memcmp(back, pages, 8 * 4096), 0);
+	memset(back, 0, 8 * 4096);
+	ck_assert_int_eq(swapfile_read_start(sf, w[2].slot, 4, back), 0);
+	ck_assert_int_eq(swapfile_read_finish(sf), 0);
+	ck_assert_int_eq(memcmp(back, pages + 2 * 4096, 4 * 4096), 0);
+	swapfile_close(sf);
+	ck_assert_int_eq(rmdir(dir), 0);   /* the file went with close */
+	free(pages);
+	free(back);
+}
+END_TEST
+
 static Suite *mm_suite(void)
 {
 	Suite *s = suite_create("mm");
@@ -468,6 +567,11 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, revocation_takes_from_the_idle_vm_first);
 	tcase_add_test(tc, shares_set_the_split_and_reservations_and_limits_hold);
 	tcase_add_test(tc, memory_states_call_for_the_seeds_table_3);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("swap encryption");
+	tcase_add_test(tc, swapcrypt_round_trips_and_refuses_what_changed);
+	tcase_add_test(tc, encrypted_swapfile_keeps_no_plaintext);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sharing");
