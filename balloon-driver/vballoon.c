@@ -311,6 +311,43 @@ static void *take_pages(struct vballoon *b, uint32_t want, uint32_t *n)
 	return p;
 }
 
+static uint64_t stamp_word(uint64_t seed, uint64_t gpa, unsigned i)
+{
+	uint64_t z = seed ^ (gpa + i * 8) * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+	return (z ^ (z >> 29)) | 1;   /* never 0: a stamped page is never all zero */
+}
+
+static void stamp_pages(struct vballoon *b, uint64_t gpa, uint32_t pages)
+{
+	for (uint64_t a = gpa; a < gpa + (uint64_t)pages * PAGE; a += PAGE) {
+		uint64_t *w = (uint64_t *)(uintptr_t)a;
+		for (unsigned i = 0; i < PAGE / 8; i++)
+			w[i] = stamp_word(b->stamp, a, i);
+	}
+}
+
+/* What came back from the host: zeroed, our stamp, or anything else. */
+static void check_pages(struct vballoon *b, uint64_t gpa, uint32_t pages)
+{
+	for (uint64_t a = gpa; a < gpa + (uint64_t)pages * PAGE; a += PAGE) {
+		const uint64_t *w = (const uint64_t *)(uintptr_t)a;
+		unsigned zero = 0, own = 0;
+
+		for (unsigned i = 0; i < PAGE / 8; i++) {
+			zero += w[i] == 0;
+			own += w[i] == stamp_word(b->stamp, a, i);
+		}
+		if (zero == PAGE / 8)
+			b->back_zero++;
+		else if (own == PAGE / 8)
+			b->back_own++;
+		else
+			b->back_foreign++;
+	}
+}
+
 static int deflate_last(struct vballoon *b)
 {
 	struct vb_chunk c = b->chunks[b->nchunks - 1];
@@ -318,6 +355,8 @@ static int deflate_last(struct vballoon *b)
 	/* Tell the host first, then use the pages again (MUST_TELL_HOST). */
 	if (tell(b, 1, c.gpa, c.pages))
 		return -1;
+	if (b->stamp)
+		check_pages(b, c.gpa, c.pages);
 	b->nchunks--;
 	plat_free((void *)(uintptr_t)c.gpa, (uint64_t)c.pages * PAGE);
 	b->held -= c.pages;
@@ -354,6 +393,8 @@ int64_t vballoon_step(struct vballoon *b)
 
 		if (b->nchunks == b->maxchunks || !(p = take_pages(b, want, &n)))
 			return 0;
+		if (b->stamp)
+			stamp_pages(b, (uint64_t)(uintptr_t)p, n);
 		if (tell(b, 0, (uint64_t)(uintptr_t)p, n)) {
 			plat_free(p, (uint64_t)n * PAGE);
 			return 0;

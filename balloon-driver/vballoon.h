@@ -63,6 +63,14 @@ struct vballoon {
 	uint32_t nchunks, maxchunks;
 	uint64_t held;            /* pages in the balloon */
 	uint64_t requests;        /* buffers handed to the device */
+	/*
+	 * stamp: if not 0, every page is filled with a pattern of its own (from
+	 * this seed) before the host gets it, and looked at when it comes back:
+	 * zeroed (the host dropped it), still ours (it kept it), or foreign,
+	 * which would be another VM's old data or damage.
+	 */
+	uint64_t stamp;
+	uint64_t back_zero, back_own, back_foreign;
 };
 
 /* Find the device and bring it up; 0, or -1 after saying why on the console. */

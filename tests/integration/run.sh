@@ -794,6 +794,26 @@ assert last["balloon_irqs"] >= 2, last
 PY'
 }
 
+# A page the balloon gave back never shows the guest another VM's old data:
+# b stamps each page before the host gets it; while it is ballooned a
+# text-writing VM churns through the host's memory beside it; every page
+# that comes back on deflate reads as zero or as b's own stamp.  Twice:
+# a deflate to a new target, and a deflate on OOM.
+t_deflated_pages_never_show_another_vms_data() {
+	local how spec extra
+	for how in target oom; do
+		spec=name=b,mem=128M,balloon=96M extra=alloc=100M
+		[ $how = target ] && spec=$spec,balloon_at=3:0 extra=
+		vmm run --host-mem 160M \
+			--vm name=a,mem=128M --append "workload=verify size=96M pattern=text secs=7" \
+			--vm "$spec" --append "workload=balloon secs=6 warm=100M check=7 $extra"
+		expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ]'
+		expect '[ "$(result b back_foreign)" = 0 ] && [ "$(result b back_zero)" -gt 10000 ]'
+		expect '[ $(( $(result b back_zero) + $(result b back_own) )) -eq $(( $(result b deflated) + $(result b oom_pages) )) ]'
+		echo "# deflated ($how): $(( $(result b deflated) + $(result b oom_pages) )) pages back, zero $(result b back_zero), own $(result b back_own), foreign $(result b back_foreign)"
+	done
+}
+
 # Under balloon pressure the guest drops its page cache first (oldest
 # first), and what it keeps is intact.
 t_balloon_takes_cache_first() {
