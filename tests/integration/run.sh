@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build
 VMMCTL=${VMMCTL:-$BUILD/vmmctl}
 WORK=$(mktemp -d /tmp/memvisor-it.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -174,6 +174,58 @@ t_control_socket_commands() {
 	wait $BGPID
 	RC=$?
 	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ] && [ ! -e "$SOCK" ]'
+}
+
+# Hostile requests on one connection: each gets an error reply, nothing is
+# changed, and the connection and the VM run on.
+t_control_socket_refuses_bad_requests() {
+	SOCK=$WORK/c.sock
+	expect 'vmm_bg "$SOCK" --vm name=a,mem=64M --append "workload=verify size=32M secs=4"'
+	python3 - "$SOCK" >"$WORK/bad" <<'PY'
+import socket, sys
+long = "x" * 300
+bad = [
+    b'{"cmd":"balloon","vm":"a","size":"99999999999999999999G"}',    # huge
+    b'{"cmd":"balloon","vm":"a","size":"18446744073709551615"}',     # huge, and not whole pages
+    b'{"cmd":"balloon","vm":"a","size":"-16M"}',                     # negative
+    b'{"cmd":"balloon","vm":"a","size":"128M"}',                     # more than the VM has
+    b'{"cmd":"set","vm":"a","key":"shares","value":"4294967297"}',   # would wrap a 32-bit field
+    b'{"cmd":"set","vm":"a","key":"shares","value":"-1"}',
+    b'{"cmd":"set","vm":"a","key":"reservation","value":"1e9"}',
+    b'{"cmd":"set","vm":"a","key":"limit","value":"0"}',
+    b'{"cmd":"host-mem","size":"16E"}',
+    b'{"cmd":"host-mem","size":"0"}',
+    b'{"cmd":"scan-rate","rate":"99999999999999999999999"}',
+    b'{"cmd":"stats","vm":"nope"}',                                  # unknown VM
+    b'{"cmd":"balloon","vm":"' + long.encode() + b'","size":"1M"}',  # overlong value
+    b'{"' + long.encode() + b'":"list"}',                            # overlong key
+    b'{"cmd":"list","cmd":"list"}',                                  # duplicate key
+    b'{"cmd":"list"} trailing',
+    b'{"cmd":"li\\u0000st"}',                                       # an escaped NUL
+    b'{"cmd":"\xff\xfe"}',                                          # not UTF-8
+    b'{"cmd":["list"]}', b'{"cmd":{"x":1}}', b'[1,2]', b'"list"', b'{}', b'{"cmd":null}', b'{"cmd":7}',
+    b'{' + b','.join(b'"k%d":1' % i for i in range(17)) + b'}',      # too many keys
+    b'{"cmd":"set","vm":"a","key":"shares"}',                        # missing value
+]
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+for req in bad:
+    f.write(req + b"\n"); f.flush()
+    print(f.readline().decode().rstrip())   # a reply is UTF-8 even when the request was not
+f.write(b'{"cmd":"list"}\n'); f.flush()
+print(f.readline().decode().rstrip())
+PY
+	local n
+	n=$(grep -c . "$WORK/bad")
+	echo "# bad control requests tried: $((n - 1)), refused: $(grep -c '"ok":false' "$WORK/bad")"
+	expect '[ $n -eq 28 ] && [ $(grep -c "\"ok\":false" "$WORK/bad") -eq 27 ] && tail -n 1 "$WORK/bad" | grep -q "\"ok\":true"'
+	# Every reply is JSON; nothing was changed: shares, limit and the balloon as they were.
+	expect 'python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$WORK/bad"'
+	expect 'tail -n 1 "$WORK/bad" | grep -q "\"shares\":1000,\"reservation_mb\":0.00,\"limit_mb\":0.00,\"balloon_pinned\":false"'
+	wait $BGPID
+	RC=$?
+	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ]'
 }
 
 # Many clients at once; one that leaves mid-request harms nothing; a user

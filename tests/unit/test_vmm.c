@@ -268,6 +268,14 @@ START_TEST(json_escapes_strings)
 	fclose(f);
 	ck_assert_str_eq(buf, "\"a\\\"b\\\\c\\u000a\\u0001\"");
 	free(buf);
+
+	/* UTF-8 passes; bytes that are not (a stray lead, overlong, surrogate, past U+10FFFF) become U+FFFD. */
+	f = open_memstream(&buf, &len);
+	json_put_string(f, "\xc3\xa9|\xf0\x9f\x90\xa7|\xff\xfe|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xe2\x82");
+	fclose(f);
+	ck_assert_str_eq(buf, "\"\xc3\xa9|\xf0\x9f\x90\xa7|\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|"
+			      "\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\"");
+	free(buf);
 }
 END_TEST
 
