@@ -523,10 +523,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[i++];
-	if (!*path)
-		find_socket(path, sizeof(path));
-	if (!strcmp(cmd, "top"))
+	if (!strcmp(cmd, "top")) {
+		if (!*path)
+			find_socket(path, sizeof(path));
 		return top(connect_to(path), argc - i, argv + i);
+	}
+	/* A mistyped command is told as such, before any socket is looked for. */
 	for (c = 0; c < sizeof(cmds) / sizeof(cmds[0]) && strcmp(cmds[c].name, cmd); c++)
 		;
 	if (c == sizeof(cmds) / sizeof(cmds[0])) {
@@ -537,7 +539,13 @@ int main(int argc, char **argv)
 	nargs = argc - i;
 	if (nargs < cmds[c].min || nargs > cmds[c].max)
 		die(2, "%s takes %d to %d arguments (vmmctl --help)", cmd, cmds[c].min, cmds[c].max);
+	/* The VMM takes values of up to 255 bytes: say so here rather than send a cut one. */
+	for (int a = i; a < argc; a++)
+		if (strlen(argv[a]) > 255)
+			die(2, "an argument is longer than 255 bytes: %.40s...", argv[a]);
 	build(req, sizeof(req), cmd, nargs, cmds[c].keys, argv + i);
+	if (!*path)
+		find_socket(path, sizeof(path));
 	fd = connect_to(path);
 	reply = request(fd, req);
 	if (!reply)

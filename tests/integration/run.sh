@@ -228,6 +228,28 @@ PY
 	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ]'
 }
 
+# vmmctl with bad input: a one-line reason and exit 2 (usage) or 3 (no VMM), never a crash.
+t_vmmctl_bad_input() {
+	local long case want pattern
+	long=$(head -c 300 /dev/zero | tr '\0' x)
+	while IFS='|' read -r want pattern case; do
+		eval "set -- $case"
+		"$VMMCTL" "$@" >"$WORK/ctl.out" 2>&1
+		RC=$?
+		expect "[ $RC -eq $want ] && grep -q -e \"$pattern\" \"\$WORK/ctl.out\"" || sed 's/^/    /' "$WORK/ctl.out" >&2
+	done <<EOF2
+2|unknown command 'fly'|fly
+2|usage: vmmctl|
+2|usage: vmmctl|--bogus list
+2|balloon takes 2 to 2 arguments|balloon a
+2|stats takes 0 to 1 arguments|stats a b
+2|an argument is longer than 255 bytes|--control /nonexistent/x.sock balloon $long 1M
+3|cannot connect to /nonexistent/x.sock: No such file|--control /nonexistent/x.sock list
+3|socket path too long|--control /$long$long list
+3|cannot connect to /etc/hostname|--control /etc/hostname list
+EOF2
+}
+
 # Many clients at once; one that leaves mid-request harms nothing; a user
 # who is neither the owner nor root is turned away even if the socket's
 # mode were opened up.
