@@ -1112,6 +1112,28 @@ t_swap_write_faults_keep_every_page() {
 	done
 }
 
+# A real full disk: the swap directory on a 12 MiB ext4 on a loop device
+# (O_DIRECT, the kernel's own ENOSPC).  Every page is kept, swapping stops,
+# and a larger budget lets the VM finish with every byte.  The loop device
+# goes with the unmount.
+t_swap_on_a_real_full_disk_keeps_every_page() {
+	local img=$WORK/small.img mnt=$WORK/small
+	truncate -s 12M "$img" && mkfs.ext4 -q -F "$img" && mkdir -p "$mnt"
+	expect 'mount -o loop "$img" "$mnt"' || return
+	SOCK=$WORK/f.sock
+	expect 'vmm_bg "$SOCK" --swap-dir "$mnt" --host-mem 48M --stats "$WORK/s.jsonl" \
+		--vm name=a,mem=128M --append "workload=verify size=64M pattern=random passes=2"'
+	sleep 5
+	ctl host-mem 512M
+	wait $BGPID
+	RC=$?
+	umount "$mnt"
+	expect "[ \$RC -eq 0 ] && [ \"\$(result a bad_pages)\" = 0 ]"
+	expect 'grep -q "a: swap write failed (No space left on device): pages stay where they were, swapping stops" "$ERR"'
+	expect 'grep "\"vm\":\"a\"" "$WORK/s.jsonl" | tail -n 1 | grep -q "\"swap_errors\":[1-9]"'
+	expect 'grep -q "swap files in $mnt" "$ERR" && ! losetup -j "$img" | grep -q .'
+}
+
 # Swap reads that fail: a few failures are retried and nothing is lost; a
 # page that cannot be read stops that VM alone, with a clear error, and
 # never comes back corrupted.
