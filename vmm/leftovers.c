@@ -43,6 +43,29 @@ int leftovers_owner_gone(int pid)
 	return mine[0] && theirs[0] && strcmp(mine, theirs) != 0;
 }
 
+int leftovers_other_vmm(void)
+{
+	char mine[32], theirs[32];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	comm_of("self", mine, sizeof(mine));
+	while (d && !found && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		comm_of(e->d_name, theirs, sizeof(theirs));
+		if (mine[0] && !strcmp(mine, theirs))
+			found = (int)pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* The pid in NAME if it is "<prefix><pid><suffix-start>...", else 0. */
 static int pid_in(const char *name, const char *prefix, char after)
 {

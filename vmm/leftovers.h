@@ -25,4 +25,7 @@ void leftovers_sweep(const char *swap_base, const char *swap_dir, struct leftove
 /* Whether the VMM with this pid has ended (or the pid now names another program). */
 int leftovers_owner_gone(int pid);
 
+/* The pid of another VMM running on this host (same program name), or 0. */
+int leftovers_other_vmm(void);
+
 #endif

@@ -243,32 +243,68 @@ static char ksm_run_state(void)
 	return c == EOF ? '?' : (char)c;
 }
 
+/* vm.max_map_count as we found it and as we set it (0: not changed). */
+static uint64_t map_count_was, map_count_set;
+
+static int write_map_count(uint64_t v)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "we");
+
+	if (f && fprintf(f, "%llu\n", (unsigned long long)v) > 0 && fclose(f) == 0)
+		return 0;
+	if (f)
+		fclose(f);
+	return -1;
+}
+
 /*
  * Each shared page may take a mapping of its own: make room for two per
  * guest page, as root, and say so.  Without room the scanner stops
- * merging at the limit (pshare_room) and the stats say that too.
+ * merging at the limit (pshare_room) and the stats say that too.  The
+ * old value comes back at exit (map_count_restore).
  */
 static void map_count_for_sharing(const struct host_config *cfg)
 {
 	uint64_t pages = 0, want, have = pshare_map_count_limit();
-	FILE *f;
 
 	for (unsigned i = 0; i < cfg->nvms; i++)
 		pages += cfg->vms[i].mem / 4096;
 	want = 2 * pages + PSHARE_MAP_SLACK + 65530;
 	if (have >= want)
 		return;
-	f = fopen("/proc/sys/vm/max_map_count", "we");
-	if (f && fprintf(f, "%llu\n", (unsigned long long)want) > 0 && fclose(f) == 0) {
-		console_log(NULL, "page sharing: raised vm.max_map_count from %llu to %llu (a shared page is a mapping of its own)",
-			    (unsigned long long)have, (unsigned long long)want);
+	if (!write_map_count(want)) {
+		map_count_was = have;
+		map_count_set = want;
+		console_log(NULL, "page sharing: raised vm.max_map_count from %llu to %llu (a shared page is a mapping of its own; "
+			    "put back at exit)", (unsigned long long)have, (unsigned long long)want);
 		return;
 	}
-	if (f)
-		fclose(f);
 	console_log(NULL, "page sharing: vm.max_map_count is %llu and cannot be raised (%s): at most %llu pages will be shared",
 		    (unsigned long long)have, strerror(errno),
 		    (unsigned long long)(have > PSHARE_MAP_SLACK ? (have - PSHARE_MAP_SLACK) / 2 : 0));
+}
+
+/*
+ * Put vm.max_map_count back, unless someone changed it since we did: then
+ * it is theirs.  Our own mappings are gone by now, so the lower limit
+ * cannot fail us.
+ */
+static void map_count_restore(void)
+{
+	uint64_t set = map_count_set;
+	int other;
+
+	map_count_set = 0;
+	if (!set || pshare_map_count_limit() != set)
+		return;
+	/* Another VMM may have found it raised and counted on it. */
+	if ((other = leftovers_other_vmm())) {
+		console_log(NULL, "page sharing: vm.max_map_count left at %llu: VMM %d still runs",
+			    (unsigned long long)set, other);
+		return;
+	}
+	if (!write_map_count(map_count_was))
+		console_log(NULL, "page sharing: vm.max_map_count back to %llu", (unsigned long long)map_count_was);
 }
 
 /* Each second's figures, when there is a stats file. */
@@ -517,6 +553,7 @@ out_host:
 	share_scan_destroy(&scan);
 	if (ps_inited)
 		pshare_destroy(&ps);
+	map_count_restore();
 	mm_host_destroy(&host);
 	if (made_dir && rmdir(swap_dir))
 		console_log(NULL, "cannot remove swap directory '%s': %s", swap_dir, strerror(errno));

@@ -1265,6 +1265,19 @@ t_crashed_vmm_is_cleaned_up_after() {
 	expect '[ -z "$(ls "$WORK/tmp" | grep -v 999999)" ]'
 }
 
+# vm.max_map_count, raised for page sharing, is put back at exit.
+t_max_map_count_is_put_back() {
+	local old
+	old=$(cat /proc/sys/vm/max_map_count)
+	echo 65530 >/proc/sys/vm/max_map_count
+	vmm run --mem 512M --append "workload=hello"
+	local after
+	after=$(cat /proc/sys/vm/max_map_count)
+	echo "$old" >/proc/sys/vm/max_map_count
+	expect '[ $RC -eq 0 ] && grep -q "raised vm.max_map_count from 65530 to [0-9]*" "$ERR"'
+	expect 'grep -q "vm.max_map_count back to 65530" "$ERR" && [ "$after" = 65530 ]'
+}
+
 # ---- bad input ---------------------------------------------------------------
 
 # bad_input WANT_RC PATTERN ARGS...: a one-line error on stderr, no crash.
@@ -1325,10 +1338,23 @@ t_help() {
 	expect 'grep -q -- "--append" "$OUT"'
 }
 
-# What memvisor may leave behind, in the places it uses by default.
+# What memvisor or its tests may leave behind: swap directories, files and
+# control sockets in the default places, host swap turned on, loop
+# devices, cgroups, and the sysctls the VMM or the tests touch.
 leftovers() {
-	ls -d /var/tmp/memvisor-swap-* "${TMPDIR:-/tmp}"/memvisor-swap-* /tmp/memvisor-*.swap \
-		"${XDG_RUNTIME_DIR:-/nonexistent}"/memvisor-*.sock /run/memvisor/vmm-*.sock 2>/dev/null | sort
+	{
+		ls -d /var/tmp/memvisor-swap-* "${TMPDIR:-/tmp}"/memvisor-swap-* /tmp/memvisor-*.swap \
+			"${XDG_RUNTIME_DIR:-/nonexistent}"/memvisor-*.sock /run/memvisor/vmm-*.sock \
+			/sys/fs/cgroup/memvisor* /sys/fs/cgroup/*/memvisor* 2>/dev/null
+		tail -n +2 /proc/swaps | awk '{print "swapon " $1}'
+		losetup -a 2>/dev/null | sed 's/^/loop /'
+		for f in vm/max_map_count vm/swappiness vm/overcommit_memory kernel/mm/ksm/run; do
+			[ -r /proc/sys/$f ] && echo "sysctl $f=$(cat /proc/sys/$f)"
+		done
+		for f in /sys/kernel/mm/ksm/run /sys/module/zswap/parameters/enabled; do
+			[ -r $f ] && echo "$f=$(cat $f)"
+		done
+	} | sort
 }
 before=$(leftovers)
 
