@@ -127,19 +127,28 @@ static int sweep_files(int dfd, const char *where, int only_pid, struct leftover
 	return other;
 }
 
+/* The directory at path, as a descriptor for the *at() calls and a stream to list it; NULL if neither. */
+static DIR *open_dir(const char *path, int *fd)
+{
+	DIR *d;
+
+	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	d = fdopendir(dup(*fd));
+	if (!d)
+		close(*fd);
+	return d;
+}
+
 static void sweep_swap_base(const char *base, struct leftovers *out)
 {
-	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	int bfd;
+	DIR *d = open_dir(base, &bfd);
 	struct dirent *e;
 
-	if (bfd < 0)
+	if (!d)
 		return;
-	d = fdopendir(dup(bfd));
-	if (!d) {
-		close(bfd);
-		return;
-	}
 	while ((e = readdir(d))) {
 		int pid = pid_in(e->d_name, "memvisor-swap-", '-');
 		char where[4096];
@@ -172,17 +181,12 @@ static void sweep_swap_base(const char *base, struct leftovers *out)
 
 static void sweep_sockets(const char *dir, const char *prefix, struct leftovers *out)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	int dfd;
+	DIR *d = open_dir(dir, &dfd);
 	struct dirent *e;
 
-	if (dfd < 0)
+	if (!d)
 		return;
-	d = fdopendir(dup(dfd));
-	if (!d) {
-		close(dfd);
-		return;
-	}
 	while ((e = readdir(d))) {
 		int pid = pid_in(e->d_name, prefix, '.');
 		struct stat st;
