@@ -143,6 +143,7 @@ emit "{\"bench\":\"swap_encrypt\",\"swapin_random_p50_ns\":$rp50,\"swapin_random
 # ---- the kernel's swap as peer: host swap on a swap file, set up here ---------
 HOST_SWAP=$SWAPDIR/host.swap
 CG=/sys/fs/cgroup/memory/memvisor-bench-$$
+SLOW=$SWAPDIR/slow          # scripts/slowdisk.sh: a throttled loop device, for the slow-disk runs
 ZSW=/sys/module/zswap/parameters
 zswap_saved=""
 KSM=/sys/kernel/mm/ksm
@@ -167,6 +168,8 @@ cleanup() {
 	restore_zswap
 	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	grep -q "^$HOST_SWAP " /proc/swaps && swapoff "$HOST_SWAP"
+	grep -q "^$SLOW/host.swap " /proc/swaps && swapoff "$SLOW/host.swap"
+	"$ROOT/scripts/slowdisk.sh" down "$SLOW" 2>/dev/null || true
 	rm -rf "$TMP" "$SWAPDIR"
 }
 trap cleanup EXIT
@@ -181,8 +184,8 @@ fi
 secs_since() { echo "scale=1; ($(date +%s%N) - $1) / 1000000000" | bc | sed 's/^\./0./'; }
 
 # in_cgroup OUT CMD...: CMD under a cgroup-v1 memory limit of $BUDGET MiB, output to OUT,
-# at most 300 s.  Sets PEER_RC (its exit status), PEER_OOM (the cgroup's OOM kills) and
-# PEER_SECS_TAKEN; returns 1, with the reason in $TMP/cgerr, when the cgroup cannot be made.
+# at most 300 s.  Sets PEER_RC (its exit status), PEER_OOM (the cgroup's OOM kills),
+# PEER_PEAK_MB (the most memory the group held: proof the limit held) and PEER_SECS_TAKEN; returns 1, with the reason in $TMP/cgerr, when the cgroup cannot be made.
 in_cgroup() {
 	local out=$1 t0
 	shift
@@ -193,6 +196,7 @@ in_cgroup() {
 	wait $! 2>/dev/null && PEER_RC=0 || PEER_RC=$?
 	PEER_SECS_TAKEN=$(secs_since "$t0")
 	PEER_OOM=$(awk '/^oom_kill / {print $2}' "$CG/memory.oom_control")
+	PEER_PEAK_MB=$(( $(cat "$CG/memory.max_usage_in_bytes") >> 20 ))
 	rmdir "$CG"
 }
 
@@ -324,13 +328,51 @@ if [ $zs_ok = 1 ]; then
 	zs_rc=$PEER_RC; zs_oom=$PEER_OOM
 	zs_done=$(grep -c "RESULT workload=memstress" "$TMP/zsw" || true)
 	if [ "$zs_done" = 2 ]; then
-		zs_mbs=$(sum_mbs "$TMP/zsw"); zs_what="$zs_mbs MiB/s"
+		zs_mbs=$(sum_mbs "$TMP/zsw"); zs_what="$zs_mbs MiB/s (cgroup peak $PEER_PEAK_MB of $BUDGET MiB, exit $zs_rc)"
 	else
 		zs_what="exit $zs_rc, $zs_done of 2 VMs finished, cgroup OOM kills: $zs_oom"
 	fi
 fi
 printf "  %-44s %s\n" "peer: cgroup limit + host swap + zswap (${zs_comp:-?})" "$zs_what"
 emit "{\"bench\":\"zip_fig5c\",\"on_mb_per_s\":${z_on:-null},\"off_mb_per_s\":${z_off:-null},\"ratio\":${zc_ratio:-null},\"zswap_peer_mb_per_s\":$zs_mbs}"
+
+# The same three runs with every swap file on a slow disk: what the cache is for.
+SLOW_IOPS=${SLOW_IOPS:-150}; SLOW_MBPS=${SLOW_MBPS:-120}
+echo
+echo "== fig5 (c) on compressible memory, swap on a slow disk ($SLOW_IOPS IOPS, $SLOW_MBPS MB/s each way: scripts/slowdisk.sh)"
+if "$ROOT/scripts/slowdisk.sh" up "$SLOW" 2048 "$SLOW_IOPS" "$SLOW_MBPS" >/dev/null 2>"$TMP/sderr"; then
+	slow() { "$ROOT/scripts/slowdisk.sh" run "$SLOW" "$@"; }
+	slow "$B/vmm" run --swap-dir "$SLOW" --host-mem ${BUDGET}M "${zvms[@]}" >"$TMP/szon" 2>/dev/null || true
+	slow "$B/vmm" run --no-compress --swap-dir "$SLOW" --host-mem ${BUDGET}M "${zvms[@]}" >"$TMP/szoff" 2>/dev/null || true
+	sz_on=$(sum_mbs "$TMP/szon"); sz_off=$(sum_mbs "$TMP/szoff")
+	sz_ratio=$(ratio "${sz_on:-0}" "${sz_off:-0}")
+	printf "  %-44s %6s MiB/s (both VMs)\n" "memvisor, compression cache on (10%)" "${sz_on:-none}"
+	printf "  %-44s %6s MiB/s\n" "memvisor, --no-compress" "${sz_off:-none}"
+	printf "  %-44s %s   (goal: >= 3)\n" "ratio on / off" "$sz_ratio"
+	szs_what="NOT MEASURED (no cgroup-v1 memory controller, zswap or swap on the slow disk)"; szs_mbs=null
+	if [ -w $ZSW/enabled ] && fallocate -l 1G "$SLOW/host.swap" && chmod 600 "$SLOW/host.swap" &&
+	   mkswap "$SLOW/host.swap" >/dev/null && swapon -p 100 "$SLOW/host.swap"; then
+		zswap_saved="$(cat $ZSW/enabled) $(cat $ZSW/compressor)"
+		echo zstd >$ZSW/compressor 2>/dev/null || true
+		echo Y >$ZSW/enabled
+		if in_cgroup "$TMP/szsw" "$ROOT/scripts/slowdisk.sh" run "$SLOW" \
+			"$B/vmm" run --no-compress --swap-dir "$SLOW" --host-mem 4G "${zvms[@]}"; then
+			if [ "$(grep -c "RESULT workload=memstress" "$TMP/szsw")" = 2 ]; then
+				szs_mbs=$(sum_mbs "$TMP/szsw")
+				szs_what="$szs_mbs MiB/s (cgroup peak $PEER_PEAK_MB of $BUDGET MiB, exit $PEER_RC)"
+			else
+				szs_what="exit $PEER_RC, cgroup OOM kills: $PEER_OOM"
+			fi
+		fi
+		restore_zswap
+		swapoff "$SLOW/host.swap"
+	fi
+	printf "  %-44s %s\n" "peer: cgroup limit + host swap + zswap, slow" "$szs_what"
+	"$ROOT/scripts/slowdisk.sh" down "$SLOW"
+	emit "{\"bench\":\"zip_fig5c_slow_disk\",\"iops\":$SLOW_IOPS,\"mb_per_s_disk\":$SLOW_MBPS,\"on_mb_per_s\":${sz_on:-null},\"off_mb_per_s\":${sz_off:-null},\"ratio\":${sz_ratio/\?/null},\"zswap_peer_mb_per_s\":$szs_mbs}"
+else
+	echo "  NOT MEASURED: $(cat "$TMP/sderr")"
+fi
 
 # ---- page sharing: zero pages, against Linux KSM ------------------------------------
 SH_SECS=${SH_SECS:-20}
