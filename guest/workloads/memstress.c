@@ -5,6 +5,11 @@
  * away, the slow reads are the faults; the histogram shows them.
  * pageout=1 has all of SIZE swapped out between the fill and the reads,
  * so that a sequential first pass measures swap-in and nothing else.
+ * idle=SECS waits between the fill and the reads (for the sharing
+ * scanner, say); write=1 also stores each page's first word back as it
+ * was, so the access takes a write fault (a copy-on-write break on a
+ * shared page) and the content stays checkable; hist=1 prints the
+ * latency histogram (HIST lines).
  */
 #include "workloads.h"
 
@@ -39,7 +44,8 @@ static uint64_t q_ns(const struct hist *h, double q, uint64_t khz)
 
 int wl_memstress(struct args *a)
 {
-	uint64_t size, ws, passes, secs, pageout, seed, delay, rate, check, bad = 0, pageout_ns = 0, khz = plat_tsc_khz();
+	uint64_t size, ws, passes, secs, pageout, seed, delay, rate, check, idle, write, histout, bad = 0, pageout_ns = 0,
+		 khz = plat_tsc_khz();
 	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
 	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
 	unsigned pat, order;
@@ -52,8 +58,9 @@ int wl_memstress(struct args *a)
 	    args_uint(a, "passes", 0, &passes) || args_uint(a, "secs", 0, &secs) ||
 	    args_choice(a, "order", orders, 0, &order) || args_uint(a, "pageout", 0, &pageout) ||
 	    args_uint(a, "seed", 1, &seed) || args_uint(a, "delay", 0, &delay) || args_uint(a, "rate", 0, &rate) ||
-	    args_uint(a, "verify", 0, &check) ||
-	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout seed delay rate verify"))
+	    args_uint(a, "verify", 0, &check) || args_uint(a, "idle", 0, &idle) || args_uint(a, "write", 0, &write) ||
+	    args_uint(a, "hist", 0, &histout) ||
+	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout seed delay rate verify idle write hist"))
 		return MV_EXIT_BAD_ARGS;
 	if (ws > size) {
 		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
@@ -97,6 +104,8 @@ int wl_memstress(struct args *a)
 		}
 		pageout_ns = tsc_to_ns(rdtsc_ordered() - t0, khz);
 	}
+	for (t0 = rdtsc_ordered(); rdtsc_ordered() - t0 < idle * khz * 1000;)
+		__builtin_ia32_pause();
 
 	start = prev = sec_start = rdtsc_ordered();
 	next_report = start + khz * 1000;
@@ -113,6 +122,10 @@ int wl_memstress(struct args *a)
 				pg = (rnd * 0x2545f4914f6cdd1dull >> 11) % ws;
 			}
 			sum += read_page((const uint64_t *)(buf + pg * PAGE_BYTES));
+			if (write) {
+				volatile uint64_t *w = (volatile uint64_t *)(buf + pg * PAGE_BYTES);
+				*w = *w;
+			}
 			now = rdtsc_ordered();
 			hist_add(&total, now - prev);
 			hist_add(&second, now - prev);
@@ -162,5 +175,7 @@ out:
 		 (unsigned long)q_ns(&total, 0.99, khz), (unsigned long)q_ns(&total, 0.999, khz),
 		 (unsigned long)tsc_to_ns(total.max, khz), (unsigned long)(fill_ns / 1000000),
 		 (unsigned long)(now / 1000000), (unsigned long)(pageout_ns / 1000000), verdict);
+	if (histout)
+		wl_hist_print("memstress", &total, khz);
 	return bad ? MV_EXIT_VERIFY_FAIL : MV_EXIT_OK;
 }

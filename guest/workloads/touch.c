@@ -9,10 +9,10 @@ static struct hist lat;
 
 int wl_touch(struct args *a)
 {
-	uint64_t pages, t0, ns, prev, khz = plat_tsc_khz();
+	uint64_t pages, t0, ns, prev, histout, khz = plat_tsc_khz();
 	volatile uint8_t *buf;
 
-	if (wl_pages(a, "size", 0, &pages) || args_all_taken(a, "touch", "size"))
+	if (wl_pages(a, "size", 0, &pages) || args_uint(a, "hist", 0, &histout) || args_all_taken(a, "touch", "size hist"))
 		return MV_EXIT_BAD_ARGS;
 	buf = wl_alloc("touch", pages * PAGE_BYTES);
 	if (!buf)
@@ -33,5 +33,7 @@ int wl_touch(struct args *a)
 		 (unsigned long)tsc_to_ns(hist_quantile(&lat, 0.5), khz),
 		 (unsigned long)tsc_to_ns(hist_quantile(&lat, 0.99), khz),
 		 (unsigned long)tsc_to_ns(lat.max, khz));
+	if (histout)
+		wl_hist_print("touch", &lat, khz);
 	return MV_EXIT_OK;
 }

@@ -43,4 +43,9 @@ int workload_dispatch(char *cmdline, const struct workload *extra);
 int wl_pages(struct args *a, const char *key, uint64_t def, uint64_t *pages);
 void *wl_alloc(const char *wl, uint64_t bytes);
 
+/* hist=1: print a latency histogram (TSC cycles) as HIST lines in ns (hist_print.c). */
+#define CONSOLE_SAFE_LINE 900
+struct hist;
+void wl_hist_print(const char *wl, const struct hist *h, uint64_t khz);
+
 #endif

@@ -1278,6 +1278,31 @@ t_max_map_count_is_put_back() {
 	expect 'grep -q "vm.max_map_count back to 65530" "$ERR" && [ "$after" = 65530 ]'
 }
 
+# scripts/swapin-latency.sh measures what it says: every kind has faults,
+# the VMM counted faults of that kind in its run, and the plot is drawn.
+# (Timings are its output, never checked here.)
+t_swapin_latency_tool_measures_every_kind() {
+	"$ROOT/scripts/swapin-latency.sh" --size 16 --out "$WORK/sl" >"$OUT" 2>"$ERR"
+	RC=$?
+	expect '[ $RC -eq 0 ] && [ -s "$WORK/sl/latency.png" ] && [ -s "$WORK/sl/latency.txt" ]'
+	expect 'python3 - "$WORK/sl/latency.jsonl" <<PY
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+kinds = {r["kind"]: r for r in rows if "kind" in r}
+assert sorted(kinds) == ["cow", "decompress", "prefetch", "swapin", "zero"], kinds.keys()
+for k, r in kinds.items():
+    assert r["faults"] > 0 and r["vmm_count"] > 0, (k, r)
+    assert 0 < r["p50_us"] <= r["p90_us"] <= r["p99_us"] <= r["max_us"], (k, r)
+# one page a fault where it should be; far fewer faults than pages with the window
+assert kinds["swapin"]["vmm_count"] >= 2000 and kinds["decompress"]["vmm_count"] >= 2000, kinds
+assert kinds["prefetch"]["vmm_count"] * 8 < kinds["swapin"]["vmm_count"], kinds
+floors = {r["floor"]: r for r in rows if "floor" in r}
+assert floors["uffd"]["p50_us"] > 0 and floors["read"]["p50_us"] > 0 and floors["zstd"]["p50_us"] > 0, floors
+PY'
+	expect '[ $(grep -c "^  swap-in, random " "$OUT") -eq 1 ]'
+	expect '[ "$("$ROOT/scripts/swapin-latency.sh" --size 5 2>&1 >/dev/null | head -n 1)" = "swapin-latency: --size from 16 to 16384 MiB" ]'
+}
+
 # ---- bad input ---------------------------------------------------------------
 
 # bad_input WANT_RC PATTERN ARGS...: a one-line error on stderr, no crash.
