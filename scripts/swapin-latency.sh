@@ -37,7 +37,7 @@ case $SIZE in ''|*[!0-9]*) echo "swapin-latency: --size takes a number of MiB" >
 [ "$SIZE" -ge 16 ] && [ "$SIZE" -le 16384 ] || { echo "swapin-latency: --size from 16 to 16384 MiB" >&2; exit 2; }
 [ -e /dev/kvm ] || { echo "swapin-latency: /dev/kvm does not exist" >&2; exit 1; }
 for bin in vmm guest.elf mmbench zipbench; do
-	[ -x "$B/$bin" ] || [ -f "$B/$bin" ] || make -C "$ROOT" --no-print-directory all "$B/mmbench" "$B/zipbench" >/dev/null
+	[ -f "$B/$bin" ] || make -C "$ROOT" --no-print-directory all build/mmbench build/zipbench >/dev/null
 done
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/memvisor-swapin.XXXXXX)
