@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +120,8 @@ struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_s
 		free(sf);
 		return NULL;
 	}
+	/* Held while open: a VMM sweeping what crashed ones left sees this file is in use. */
+	(void)flock(sf->fd, LOCK_EX | LOCK_NB);
 	e = io_uring_queue_init(SWAP_BATCH_MAX, &sf->wring, 0);
 	if (!e) {
 		e = io_uring_queue_init(8, &sf->rring, 0);

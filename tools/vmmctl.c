@@ -140,7 +140,8 @@ static char *request(int fd, const char *req)
 }
 
 /* s as a JSON string into out. */
-static void jstr(char *out, size_t cap, const char *s)
+/* s as a JSON string into out; -1 if it does not fit (never a cut value). */
+static int jstr(char *out, size_t cap, const char *s)
 {
 	size_t n = 0;
 
@@ -156,6 +157,7 @@ static void jstr(char *out, size_t cap, const char *s)
 	}
 	out[n++] = '"';
 	out[n] = '\0';
+	return *s ? -1 : 0;
 }
 
 /* {"cmd":cmd, k1:v1, ...} from pairs of key names and argv values. */
@@ -165,7 +167,8 @@ static void build(char *out, size_t cap, const char *cmd, int nargs, const char 
 	size_t n = (size_t)snprintf(out, cap, "{\"cmd\":\"%s\"", cmd);
 
 	for (int i = 0; i < nargs && n < cap; i++) {
-		jstr(v, sizeof(v), vals[i]);
+		if (jstr(v, sizeof(v), vals[i]))
+			die(2, "argument %d is too long once escaped for JSON", i + 1);
 		n += (size_t)snprintf(out + n, cap - n, ",\"%s\":%s", keys[i], v);
 	}
 	snprintf(out + n, cap - n, "}");

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* A process's name as the kernel keeps it (comm), or "" when unknown. */
@@ -32,8 +35,11 @@ int leftovers_owner_gone(int pid)
 {
 	char mine[32], theirs[32], p[16];
 
-	if (pid <= 0 || pid == (int)getpid())
+	if (pid <= 0)
 		return 0;
+	/* Ours: we have made nothing yet, so it is an earlier process's that had our pid. */
+	if (pid == (int)getpid())
+		return 1;
 	if (kill(pid, 0) && errno == ESRCH)
 		return 1;
 	/* Alive: a VMM still, or a pid handed on to some other program? */
@@ -41,29 +47,6 @@ int leftovers_owner_gone(int pid)
 	snprintf(p, sizeof(p), "%d", pid);
 	comm_of(p, theirs, sizeof(theirs));
 	return mine[0] && theirs[0] && strcmp(mine, theirs) != 0;
-}
-
-int leftovers_other_vmm(void)
-{
-	char mine[32], theirs[32];
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int found = 0;
-
-	comm_of("self", mine, sizeof(mine));
-	while (d && !found && (e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end || pid <= 0 || pid == (long)getpid())
-			continue;
-		comm_of(e->d_name, theirs, sizeof(theirs));
-		if (mine[0] && !strcmp(mine, theirs))
-			found = (int)pid;
-	}
-	if (d)
-		closedir(d);
-	return found;
 }
 
 /* The pid in NAME if it is "<prefix><pid><suffix-start>...", else 0. */
@@ -96,10 +79,38 @@ static int stale_swap_file(const char *name)
 	return pid && ends_with(name, ".swap") && leftovers_owner_gone(pid) ? pid : 0;
 }
 
+/* A stream over the directory dfd, from its start (its own offset: not a dup's). */
+static DIR *list_dir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/*
+ * Whether a regular file of ours, opened without following a symlink, is
+ * held by nobody: a live VMM keeps an flock on each of its swap files
+ * (and directories), whatever its name or pid namespace.
+ */
+static int unlocked_file_of_ours(int dfd, const char *name, struct stat *st)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	ok = !fstat(fd, st) && S_ISREG(st->st_mode) && st->st_uid == geteuid() && !flock(fd, LOCK_EX | LOCK_NB);
+	close(fd);
+	return ok;
+}
+
 /* Remove the stale swap files directly in the directory dfd; 1 if anything else is there. */
 static int sweep_files(int dfd, const char *where, int only_pid, struct leftovers *out)
 {
-	DIR *d = fdopendir(dup(dfd));
+	DIR *d = list_dir(dfd);
 	struct dirent *e;
 	int other = 0;
 
@@ -112,9 +123,8 @@ static int sweep_files(int dfd, const char *where, int only_pid, struct leftover
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		pid = stale_swap_file(e->d_name);
-		if (!pid || (only_pid && pid != only_pid) ||
-		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
-		    st.st_uid != geteuid() || unlinkat(dfd, e->d_name, 0)) {
+		if (!pid || (only_pid && pid != only_pid) || !unlocked_file_of_ours(dfd, e->d_name, &st) ||
+		    unlinkat(dfd, e->d_name, 0)) {
 			other = 1;
 			continue;
 		}
@@ -135,7 +145,7 @@ static DIR *open_dir(const char *path, int *fd)
 	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0)
 		return NULL;
-	d = fdopendir(dup(*fd));
+	d = list_dir(*fd);
 	if (!d)
 		close(*fd);
 	return d;
@@ -162,6 +172,11 @@ static void sweep_swap_base(const char *base, struct leftovers *out)
 		dfd = openat(bfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			continue;
+		/* Its VMM holds an flock on it for its whole life. */
+		if (flock(dfd, LOCK_EX | LOCK_NB)) {
+			close(dfd);
+			continue;
+		}
 		snprintf(where, sizeof(where), "%s/%s", base, e->d_name);
 		/* Only the files that VMM made: a directory holding anything else stays. */
 		if (sweep_files(dfd, where, pid, out)) {
@@ -179,6 +194,22 @@ static void sweep_swap_base(const char *base, struct leftovers *out)
 	close(bfd);
 }
 
+/* A socket nobody listens on: connecting is refused (a live VMM, whatever its name, accepts). */
+static int socket_dead(const char *dir, const char *name)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, dead;
+
+	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", dir, name) >= sizeof(a.sun_path))
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	dead = connect(fd, (struct sockaddr *)&a, sizeof(a)) && errno == ECONNREFUSED;
+	close(fd);
+	return dead;
+}
+
 static void sweep_sockets(const char *dir, const char *prefix, struct leftovers *out)
 {
 	int dfd;
@@ -193,7 +224,8 @@ static void sweep_sockets(const char *dir, const char *prefix, struct leftovers 
 
 		if (!pid || strcmp(strchr(e->d_name + strlen(prefix), '.'), ".sock") ||
 		    !leftovers_owner_gone(pid) || fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || unlinkat(dfd, e->d_name, 0))
+		    !S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || !socket_dead(dir, e->d_name) ||
+		    unlinkat(dfd, e->d_name, 0))
 			continue;
 		out->sockets++;
 		console_log(NULL, "removed control socket '%s/%s' of VMM %d, which is gone", dir, e->d_name, pid);

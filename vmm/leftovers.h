@@ -4,6 +4,9 @@
  * its control socket.  Each carries its owner's pid in its name, so the
  * next VMM to start removes those whose owner is gone.  Only entries of
  * the kinds we create, owned by our user, are touched; symlinks never.
+ * Gone means: the pid is free, ours (we have made nothing yet), or another
+ * program's; and a live VMM's flock (on its swap directory and each swap
+ * file) or listening socket protects what it has, whatever its name.
  */
 #ifndef MEMVISOR_LEFTOVERS_H
 #define MEMVISOR_LEFTOVERS_H
@@ -22,10 +25,7 @@ struct leftovers {
  */
 void leftovers_sweep(const char *swap_base, const char *swap_dir, struct leftovers *out);
 
-/* Whether the VMM with this pid has ended (or the pid now names another program). */
+/* Whether the VMM with this pid has ended (or the pid is ours, or now names another program). */
 int leftovers_owner_gone(int pid);
-
-/* The pid of another VMM running on this host (same program name), or 0. */
-int leftovers_other_vmm(void);
 
 #endif

@@ -10,6 +10,7 @@
 #include "control_cmds.h"
 #include "kvm.h"
 #include "leftovers.h"
+#include "map_count.h"
 #include "stats.h"
 #include "vm.h"
 #include "fault_probe.h"
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -155,7 +158,8 @@ static const char *swap_base(void)
 	return base && *base ? base : "/var/tmp";
 }
 
-static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, char *err, size_t errlen)
+static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, int *lock_fd, char *err,
+			  size_t errlen)
 {
 	const char *base = swap_base();
 	struct stat st;
@@ -181,6 +185,10 @@ static int swap_dir_setup(const char *given, char *dir, size_t len, int *made, c
 		return EX_CANTCREAT;
 	}
 	*made = 1;
+	/* Held until exit: a VMM that starts meanwhile sees this directory is in use. */
+	*lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lock_fd >= 0 && flock(*lock_fd, LOCK_EX | LOCK_NB))
+		console_log(NULL, "cannot lock swap directory '%s': %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -243,68 +251,18 @@ static char ksm_run_state(void)
 	return c == EOF ? '?' : (char)c;
 }
 
-/* vm.max_map_count as we found it and as we set it (0: not changed). */
-static uint64_t map_count_was, map_count_set;
-
-static int write_map_count(uint64_t v)
-{
-	FILE *f = fopen("/proc/sys/vm/max_map_count", "we");
-
-	if (f && fprintf(f, "%llu\n", (unsigned long long)v) > 0 && fclose(f) == 0)
-		return 0;
-	if (f)
-		fclose(f);
-	return -1;
-}
-
 /*
- * Each shared page may take a mapping of its own: make room for two per
- * guest page, as root, and say so.  Without room the scanner stops
- * merging at the limit (pshare_room) and the stats say that too.  The
- * old value comes back at exit (map_count_restore).
+ * Each shared page may take a mapping of its own: room for two per guest
+ * page, raised as root if need be (map_count.h).  Without room the
+ * scanner stops merging at the limit (pshare_room), and the stats say so.
  */
 static void map_count_for_sharing(const struct host_config *cfg)
 {
-	uint64_t pages = 0, want, have = pshare_map_count_limit();
+	uint64_t pages = 0;
 
 	for (unsigned i = 0; i < cfg->nvms; i++)
 		pages += cfg->vms[i].mem / 4096;
-	want = 2 * pages + PSHARE_MAP_SLACK + 65530;
-	if (have >= want)
-		return;
-	if (!write_map_count(want)) {
-		map_count_was = have;
-		map_count_set = want;
-		console_log(NULL, "page sharing: raised vm.max_map_count from %llu to %llu (a shared page is a mapping of its own; "
-			    "put back at exit)", (unsigned long long)have, (unsigned long long)want);
-		return;
-	}
-	console_log(NULL, "page sharing: vm.max_map_count is %llu and cannot be raised (%s): at most %llu pages will be shared",
-		    (unsigned long long)have, strerror(errno),
-		    (unsigned long long)(have > PSHARE_MAP_SLACK ? (have - PSHARE_MAP_SLACK) / 2 : 0));
-}
-
-/*
- * Put vm.max_map_count back, unless someone changed it since we did: then
- * it is theirs.  Our own mappings are gone by now, so the lower limit
- * cannot fail us.
- */
-static void map_count_restore(void)
-{
-	uint64_t set = map_count_set;
-	int other;
-
-	map_count_set = 0;
-	if (!set || pshare_map_count_limit() != set)
-		return;
-	/* Another VMM may have found it raised and counted on it. */
-	if ((other = leftovers_other_vmm())) {
-		console_log(NULL, "page sharing: vm.max_map_count left at %llu: VMM %d still runs",
-			    (unsigned long long)set, other);
-		return;
-	}
-	if (!write_map_count(map_count_was))
-		console_log(NULL, "page sharing: vm.max_map_count back to %llu", (unsigned long long)map_count_was);
+	map_count_acquire(2 * pages + PSHARE_MAP_SLACK + 65530);
 }
 
 /* Each second's figures, when there is a stats file. */
@@ -327,7 +285,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	FILE *stats = NULL;
 	char err[512], kernel[PATH_MAX + 16], swap_dir[PATH_MAX], service[256];
 	unsigned created = 0, first_seq = 0;
-	int rc = 0, status = 0, made_dir = 0, sigbus;
+	int rc = 0, status = 0, made_dir = 0, dir_lock = -1, sigbus;
 	sigset_t stop_set;
 	struct control ctl = { .fd = -1 };
 	struct ctl_ctx cctx;
@@ -368,7 +326,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 				    "(%.1f MiB of guest memory), %u control sockets",
 				    gone.dirs, gone.files, (double)gone.bytes / 1048576.0, gone.sockets);
 	}
-	rc = swap_dir_setup(cfg->swap_dir, swap_dir, sizeof(swap_dir), &made_dir, err, sizeof(err));
+	rc = swap_dir_setup(cfg->swap_dir, swap_dir, sizeof(swap_dir), &made_dir, &dir_lock, err, sizeof(err));
 	if (rc) {
 		console_log(NULL, "error: %s", err);
 		kvm_sys_close(&kvm);
@@ -551,12 +509,15 @@ out:
 	free(vms);
 out_host:
 	share_scan_destroy(&scan);
-	if (ps_inited)
+	if (ps_inited) {
 		pshare_destroy(&ps);
-	map_count_restore();
+		map_count_release();
+	}
 	mm_host_destroy(&host);
 	if (made_dir && rmdir(swap_dir))
 		console_log(NULL, "cannot remove swap directory '%s': %s", swap_dir, strerror(errno));
+	if (dir_lock >= 0)
+		close(dir_lock);
 	kvm_sys_close(&kvm);
 	return rc;
 }

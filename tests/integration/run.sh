@@ -1225,27 +1225,32 @@ t_sighup_stops_all_and_cleans_up() {
 }
 
 # A VMM killed with SIGKILL leaves its swap directory (guest memory in it)
-# and its control socket; the next VMM to start removes them.  A VMM still
-# running keeps its own, and a directory holding files memvisor did not
-# make stays where it is.
+# and its control socket, or with --swap-dir its swap file; the next VMM to
+# start removes them.  A VMM still running keeps its own, even one started
+# under another name (its flocks and its listening socket say it lives),
+# and a directory holding files memvisor did not make stays where it is.
 t_crashed_vmm_is_cleaned_up_after() {
-	local keep=$WORK/tmp/memvisor-swap-999999-abcdef dead live
+	local keep=$WORK/tmp/memvisor-swap-999999-abcdef dead dead2 live
 	mkdir -p "$WORK/tmp" "$WORK/run" "$keep"
 	echo "not ours" >"$keep/notes.txt"
+	ln -sf "$(readlink -f "$VMM")" "$WORK/other-name"
 	export TMPDIR=$WORK/tmp XDG_RUNTIME_DIR=$WORK/run
 	# No `timeout` in between: the pids must be the VMMs' own.
 	"$VMM" run --host-mem 64M --vm name=c,mem=128M \
 		--append "workload=memstress size=100M secs=60" >"$WORK/c.out" 2>"$WORK/c.err" &
 	dead=$!
-	"$VMM" run --host-mem 64M --vm name=l,mem=128M \
+	"$VMM" run --swap-dir "$WORK/tmp" --vm name=d,mem=32M \
+		--append "workload=memstress size=8M secs=60" >"$WORK/d.out" 2>"$WORK/d.err" &
+	dead2=$!
+	"$WORK/other-name" run --host-mem 64M --vm name=l,mem=128M \
 		--append "workload=verify size=100M secs=12" >"$OUT" 2>"$ERR" &
 	live=$!
 	for _ in $(seq 150); do
-		[ -s "$(echo "$WORK"/tmp/memvisor-swap-$dead-*/memvisor-$dead-c.swap)" ] && break
+		[ -s "$(echo "$WORK"/tmp/memvisor-swap-$dead-*/memvisor-$dead-c.swap)" ] && [ -e "$WORK/tmp/memvisor-$dead2-d.swap" ] && break
 		sleep 0.1
 	done
-	kill -KILL $dead
-	wait $dead
+	kill -KILL $dead $dead2
+	wait $dead $dead2
 	expect '[ -S "$WORK/run/memvisor-$dead.sock" ] && [ -s "$(echo "$WORK"/tmp/memvisor-swap-$dead-*/memvisor-$dead-c.swap)" ]'
 	timeout -k 5 60 "$VMM" run --vm name=h,mem=16M --append "workload=hello" >"$WORK/h.out" 2>"$WORK/h.err"
 	RC=$?
@@ -1254,28 +1259,43 @@ t_crashed_vmm_is_cleaned_up_after() {
 	expect 'grep -q "removed swap file .$WORK/tmp/memvisor-swap-$dead-[^/]*/memvisor-$dead-c.swap. ([0-9.]* MiB) of VMM $dead, which is gone" "$WORK/h.err"'
 	expect 'grep -q "removed swap directory .$WORK/tmp/memvisor-swap-$dead-" "$WORK/h.err"'
 	expect 'grep -q "removed control socket .$WORK/run/memvisor-$dead.sock. of VMM $dead" "$WORK/h.err"'
-	expect 'grep -q "cleaned up after VMMs that are gone: 1 swap directories, 1 swap files" "$WORK/h.err"'
+	expect 'grep -q "cleaned up after VMMs that are gone: 1 swap directories, 2 swap files" "$WORK/h.err"'
+	expect 'grep -q "removed swap file .$WORK/tmp/memvisor-$dead2-d.swap. (0.0 MiB) of VMM $dead2" "$WORK/h.err" && [ ! -e "$WORK/tmp/memvisor-$dead2-d.swap" ]'
 	expect 'grep -q "left .$keep. of VMM 999999, which is gone, in place" "$WORK/h.err" && [ -f "$keep/notes.txt" ]'
 	expect '! ls -d "$WORK"/tmp/memvisor-swap-$dead-* 2>/dev/null && [ ! -e "$WORK/run/memvisor-$dead.sock" ]'
-	# The live VMM's files were left alone: it ends with every byte.
-	expect 'ls "$WORK"/tmp/memvisor-swap-$live-*/memvisor-$live-l.swap >/dev/null'
+	# The live VMM's files were left alone, under another name too: it ends with every byte.
+	expect 'ls "$WORK"/tmp/memvisor-swap-$live-*/memvisor-$live-l.swap >/dev/null && [ -S "$WORK/run/memvisor-$live.sock" ]'
 	wait $live
 	RC=$?
 	expect '[ $RC -eq 0 ] && [ "$(result l bad_pages)" = 0 ]'
 	expect '[ -z "$(ls "$WORK/tmp" | grep -v 999999)" ]'
 }
 
-# vm.max_map_count, raised for page sharing, is put back at exit.
+# vm.max_map_count, raised for page sharing, is put back at exit; with two
+# VMMs at once, by the last to leave, never under the other (which found
+# it raised and counts on it).
 t_max_map_count_is_put_back() {
-	local old
+	local old after mid a b
 	old=$(cat /proc/sys/vm/max_map_count)
 	echo 65530 >/proc/sys/vm/max_map_count
 	vmm run --mem 512M --append "workload=hello"
-	local after
 	after=$(cat /proc/sys/vm/max_map_count)
-	echo "$old" >/proc/sys/vm/max_map_count
 	expect '[ $RC -eq 0 ] && grep -q "raised vm.max_map_count from 65530 to [0-9]*" "$ERR"'
 	expect 'grep -q "vm.max_map_count back to 65530" "$ERR" && [ "$after" = 65530 ]'
+	"$VMM" run --mem 512M --append "workload=memstress size=8M secs=2" >"$WORK/a.out" 2>"$WORK/a.err" &
+	a=$!
+	sleep 1
+	"$VMM" run --mem 256M --append "workload=memstress size=8M secs=4" >"$WORK/b.out" 2>"$WORK/b.err" &
+	b=$!
+	wait $a
+	mid=$(cat /proc/sys/vm/max_map_count)
+	wait $b
+	after=$(cat /proc/sys/vm/max_map_count)
+	echo "$old" >/proc/sys/vm/max_map_count
+	expect 'grep -q "raised vm.max_map_count from 65530" "$WORK/a.err" && ! grep -q "raised" "$WORK/b.err"'
+	expect 'grep -q "stays raised: another VMM runs" "$WORK/a.err" && [ "$mid" -gt 65530 ]'
+	expect 'grep -q "vm.max_map_count back to 65530" "$WORK/b.err" && [ "$after" = 65530 ]'
+	expect '! grep -q -E "Sanitizer|runtime error:" "$WORK/a.err" "$WORK/b.err"'
 }
 
 # scripts/swapin-latency.sh measures what it says: every kind has faults,
