@@ -18,8 +18,9 @@
 /*
  * A test hook: MEMVISOR_SWAP_FAULTS makes swap I/O fail on purpose, so the
  * tests can show what the memory manager does with ENOSPC, EIO and short
- * transfers.  Comma-separated KIND=ERR@AFTER[*COUNT]: KIND write or read,
- * ERR eio, enospc or short, AFTER the requests of that kind that succeed
+ * transfers.  Comma-separated KIND=ERR@AFTER[*COUNT]: KIND write or read
+ * (a completion fails) or submit (a write batch's io_uring_submit fails,
+ * its entries left queued), ERR eio, enospc or short, AFTER the requests of that kind that succeed
  * first (counted over the whole process), COUNT how many then fail
  * (default: all of them).  Unset, it costs one branch per request.
  */
@@ -28,7 +29,7 @@ struct fault_rule {
 	unsigned long after, count;
 	unsigned long seen;        /* requests so far (under fault_lock) */
 };
-static struct fault_rule fault_write, fault_read;
+static struct fault_rule fault_write, fault_read, fault_submit;
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
 
@@ -47,7 +48,8 @@ static void faults_parse(void)
 
 		if (sscanf(item, "%7[a-z]=%7[a-z]@%lu*%lu", kind, err, &after, &count) < 3)
 			continue;
-		r = !strcmp(kind, "write") ? &fault_write : !strcmp(kind, "read") ? &fault_read : NULL;
+		r = !strcmp(kind, "write") ? &fault_write : !strcmp(kind, "read") ? &fault_read
+		  : !strcmp(kind, "submit") ? &fault_submit : NULL;
 		if (!r)
 			continue;
 		r->err = !strcmp(err, "enospc") ? -ENOSPC : !strcmp(err, "short") ? 1 : -EIO;
@@ -80,6 +82,7 @@ struct swapfile {
 	struct io_uring rring;     /* fault service: reads it waits for */
 	struct io_uring aring;     /* fault service: one readahead in flight */
 	int ahead;                 /* a readahead is in flight */
+	int wbroken;               /* the write ring could not be made again after a failed submit */
 	uint32_t ahead_slot;       /* ... of these slots, into this buffer */
 	unsigned ahead_count;
 	void *ahead_buf;
@@ -167,7 +170,8 @@ void swapfile_close(struct swapfile *sf)
 		return;
 	if (sf->ahead)
 		(void)swapfile_read_finish(sf);
-	io_uring_queue_exit(&sf->wring);
+	if (!sf->wbroken)
+		io_uring_queue_exit(&sf->wring);
 	io_uring_queue_exit(&sf->rring);
 	io_uring_queue_exit(&sf->aring);
 	if (sf->fd >= 0)
@@ -248,8 +252,8 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 {
 	struct run runs[SWAP_BATCH_MAX];
 	const uint8_t *src[SWAP_BATCH_MAX];
-	unsigned nruns = 0, queued = 0;
-	int e;
+	unsigned nruns = 0, queued = 0, submitted = 0;
+	int e = 0, failed;
 
 	if (n > SWAP_BATCH_MAX)
 		return -EINVAL;
@@ -276,12 +280,31 @@ int swapfile_write_batch(struct swapfile *sf, struct swap_write *w, unsigned n)
 		io_uring_sqe_set_data64(sqe, r);
 		queued++;
 	}
-	do {
+	if (sf->wbroken)
+		return -EIO;
+	while (submitted < queued) {
+		int f = submitted ? 0 : fault_next(&fault_submit);   /* the test hook */
+
+		if (f) {
+			e = f < 0 ? f : -EAGAIN;
+			break;
+		}
 		e = io_uring_submit(&sf->wring);
-	} while (e == -EINTR);
-	if (e < 0)
-		return e;
-	e = reap(&sf->wring, w, runs, queued);
+		if (e == -EINTR)
+			continue;
+		if (e <= 0)
+			break;
+		submitted += (unsigned)e;
+	}
+	failed = submitted < queued ? (e < 0 ? e : -EIO) : 0;
+	e = submitted ? reap(&sf->wring, w, runs, submitted) : 0;
+	e = e ? e : failed;
+	if (failed) {
+		/* Entries left queued would go out with the next batch, over buffers reused by then. */
+		io_uring_queue_exit(&sf->wring);
+		sf->wbroken = io_uring_queue_init(SWAP_BATCH_MAX, &sf->wring, 0) != 0;
+	}
+	/* Whatever landed is sealed for reading back, even when the batch as a whole failed. */
 	for (unsigned i = 0; sf->crypt && i < n; i++) {
 		int c = w[i].result ? 0 : swapcrypt_commit(sf->crypt, w[i].slot, &sf->seals[i]);
 		if (c) {

@@ -1093,8 +1093,9 @@ t_sigterm_stops_all() {
 # budget lets the VM finish, every page intact.
 t_swap_write_faults_keep_every_page() {
 	local err
-	for err in eio enospc short; do
+	for err in eio enospc short submit; do
 		export MEMVISOR_SWAP_FAULTS="write=$err@20"
+		[ $err = submit ] && export MEMVISOR_SWAP_FAULTS="submit=eio@20"
 		SOCK=$WORK/f.sock
 		expect 'vmm_bg "$SOCK" --host-mem 48M --stats "$WORK/s.jsonl" --vm name=a,mem=128M --append "workload=verify size=64M pattern=text passes=2"'
 		unset MEMVISOR_SWAP_FAULTS
