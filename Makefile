@@ -3,6 +3,7 @@
 #   make test    every test (unit tests and guest boots, under ASan/UBSan)
 #   make demo    the main job: overcommitted guests, reclamation on show
 #   make bench   benchmarks: figures and ratios, measured side by side
+#   make experiments  the seed paper's experiments (scripts/experiments.sh; QUICK=1: --quick)
 CC      := gcc
 BUILD   := build
 PKGS    := liburing libzstd libxxhash libsodium
@@ -22,7 +23,7 @@ VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
 
-.PHONY: all deps test test-unit test-valgrind test-integration test-stress test-fuzz soak demo bench clean
+.PHONY: all deps test test-unit test-valgrind test-integration test-stress test-fuzz soak demo bench experiments clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/vmmctl
 
 deps:
@@ -136,6 +137,10 @@ $(BUILD)/mmbench: $(call obj,bench/mmbench.c $(MM_SRCS))
 $(call obj,bench/zipbench.c guest/workloads/pattern.c): CFLAGS += -Iguest -I.
 $(BUILD)/zipbench: $(call obj,bench/zipbench.c guest/workloads/pattern.c mm/zip.c mm/hist.c)
 	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+
+experiments: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/experiments.sh $(if $(QUICK),--quick)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host $(BUILD)/mmbench $(BUILD)/zipbench

@@ -7,11 +7,15 @@
 # Stats go to build/fig5/{a,b,c}.jsonl; plots of mapped memory and
 # cumulative swap-ins over time to docs/img/fig5{a,b,c}.png and fig5.png.
 # usage: scripts/fig5.sh [SECONDS]   (default 20 s of reading per case)
+# Environment: VM_MEM (MiB per VM, default 384); FIG5_FLAGS, extra vmm
+# options (scripts/experiments.sh: swap only, as in the paper); FIG5_OUT
+# and FIG5_IMG, where data and plots go.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
-OUT=$B/fig5
-IMG=$ROOT/docs/img
+OUT=${FIG5_OUT:-$B/fig5}
+IMG=${FIG5_IMG:-$ROOT/docs/img}
+read -r -a FLAGS <<<"${FIG5_FLAGS:-}"
 SECS=${1:-20}
 VM_MEM=${VM_MEM:-384}                    # MiB per VM
 BUDGET=$((VM_MEM * 2 * 2 / 3))           # overcommit 1.5
@@ -28,7 +32,7 @@ SIZE[c]=$((VM_MEM * 7 / 8));  WS[c]=$((VM_MEM * 3 / 4))
 echo "fig5: 2 VMs x ${VM_MEM} MiB on a host budget of ${BUDGET} MiB (overcommit 1.5), ${SECS} s each"
 for c in a b c; do
 	echo "== ($c) memstress size=${SIZE[$c]}M ws=${WS[$c]}M in each VM"
-	"$B/vmm" run --host-mem "${BUDGET}M" --stats "$OUT/$c.jsonl" \
+	"$B/vmm" run "${FLAGS[@]}" --host-mem "${BUDGET}M" --stats "$OUT/$c.jsonl" \
 		--vm name=vm1,mem=${VM_MEM}M --append "workload=memstress size=${SIZE[$c]}M ws=${WS[$c]}M secs=$SECS" \
 		--vm name=vm2,mem=${VM_MEM}M --append "workload=memstress size=${SIZE[$c]}M ws=${WS[$c]}M secs=$SECS" \
 		2>"$OUT/$c.err" | grep RESULT
