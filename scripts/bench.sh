@@ -18,13 +18,7 @@ TPUT_ARGS=${TPUT_ARGS:-"size=256M ws=64M passes=40"}
 
 [ -e /dev/kvm ] || { echo "bench: /dev/kvm does not exist" >&2; exit 1; }
 
-kvm_provider() {
-	local m
-	for m in kvm_pvm kvm_intel kvm_amd; do
-		[ -d /sys/module/$m ] && { echo $m; return; }
-	done
-	echo unknown
-}
+. "$ROOT/scripts/machine.sh"
 
 # median of numbers on stdin, and min and max: prints "median min max"
 stats() {

@@ -49,20 +49,12 @@ fi
 cleanup() { rm -rf "$TMP"; [ $made_dir = 0 ] || rm -rf "$SWAPDIR"; }
 trap cleanup EXIT
 
-kvm_provider() {
-	local m
-	for m in kvm_pvm kvm_intel kvm_amd; do
-		[ -d /sys/module/$m ] && { echo $m; return; }
-	done
-	echo unknown
-}
-dev=$(df --output=source "$SWAPDIR" | tail -n 1)
-disk=$(lsblk -dno NAME,MODEL,ROTA "$dev" 2>/dev/null | awk '{r = $NF == 1 ? "rotational" : "non-rotational"; $NF = ""; print $0 "(" r ")"}')
+. "$ROOT/scripts/machine.sh"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 {
 	echo "memvisor swap-in latency, $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "  cpu: $cpu, $(nproc) cores; kernel $(uname -r); /dev/kvm from $(kvm_provider)"
-	echo "  swap directory: $SWAPDIR on $dev ${disk:-(no block device details)}"
+	echo "  swap directory: $SWAPDIR on $(disk_of "$SWAPDIR")"
 	echo "  each run: ${SIZE} MiB; a fault is an access of 2 us or more (faster ones found the page mapped)"
 } | tee "$OUT/latency.txt"
 
