@@ -75,6 +75,8 @@ struct mv_bootinfo {
 #define MV_PORT_LINE        0x704      /* outl: gpa of struct mv_line */
 #define MV_PORT_EVENT       0x708      /* outl: an MV_EVENT_* milestone, timed by the VMM */
 #define MV_PORT_PAGEOUT     0x70c      /* outl: gpa of struct mv_range to swap out now */
+#define MV_PORT_IDLE        0x710      /* outl: microseconds (1-MV_IDLE_MAX_US) to give the CPU up */
+#define MV_IDLE_MAX_US      100000u    /* so a stop request waits at most this long */
 #define MV_LINE_MAX         1024u      /* bytes of text in one line write */
 
 #define MV_EVENT_WORKLOAD_START 1u     /* ring 3 is about to run the workload */

@@ -74,7 +74,8 @@ static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value
 	char why[64];
 
 	/* The debug ports carry a 32-bit value or a gpa: nothing narrower. */
-	if ((port == MV_PORT_EXIT || port == MV_PORT_LINE || port == MV_PORT_PAGEOUT) && size != 4) {
+	if ((port == MV_PORT_EXIT || port == MV_PORT_LINE || port == MV_PORT_PAGEOUT || port == MV_PORT_IDLE) &&
+	    size != 4) {
 		warn(vm, "this port needs a 32-bit write", port, value);
 		return 0;
 	}
@@ -98,6 +99,17 @@ static int port_out(struct vcpu *v, uint16_t port, unsigned size, uint32_t value
 		return 0;
 	case MV_PORT_PAGEOUT:
 		pageout_request(vm, value);
+		return 0;
+	case MV_PORT_IDLE:
+		/* The vCPU's thread sleeps, so the host's CPUs go to VMs with work: a paravirtual HLT. */
+		if (value == 0 || value > MV_IDLE_MAX_US) {
+			warn(vm, "idle of a bad length ignored", port, value);
+			return 0;
+		}
+		{
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)value * 1000 };
+			nanosleep(&ts, NULL);
+		}
 		return 0;
 	default:
 		/* COM1's other registers and stray ports are ignored, like open bus. */

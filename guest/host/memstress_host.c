@@ -147,6 +147,11 @@ void plat_event(uint32_t event)
 	(void)event;
 }
 
+void plat_idle_us(uint64_t us)
+{
+	usleep((useconds_t)us);
+}
+
 int plat_pageout(void *p, uint64_t bytes)
 {
 	return madvise(p, bytes, MADV_PAGEOUT) ? -1 : 0;

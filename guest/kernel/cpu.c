@@ -75,7 +75,7 @@ void cpu_init(void)
 	/* Exceptions from ring 3 land on ring 0's stack. */
 	tss.rsp[0] = (uint64_t)(uintptr_t)kstack_top;
 	allow_ports(MV_PORT_COM1, 8);
-	allow_ports(MV_PORT_EXIT, MV_PORT_PAGEOUT + 4 - MV_PORT_EXIT);
+	allow_ports(MV_PORT_EXIT, MV_PORT_IDLE + 4 - MV_PORT_EXIT);
 	allow_ports(0xcf8, 8);  /* PCI configuration mechanism #1, for ring-3 drivers */
 	set_tss_descriptor();
 	for (unsigned v = 0; v < IRQ_VECTOR_BASE + IRQ_LINES; v++) {

@@ -123,6 +123,16 @@ void plat_event(uint32_t event)
 	outl(MV_PORT_EVENT, event);
 }
 
+void plat_idle_us(uint64_t us)
+{
+	while (us) {
+		uint32_t part = us > MV_IDLE_MAX_US ? MV_IDLE_MAX_US : (uint32_t)us;
+
+		outl(MV_PORT_IDLE, part);
+		us -= part;
+	}
+}
+
 int plat_pageout(void *p, uint64_t bytes)
 {
 	static struct mv_range r;

@@ -17,6 +17,7 @@ const struct workload common_workloads[] = {
 	{ "badvirtio", wl_badvirtio },
 	{ "cache", wl_cache },
 	{ "oltp", wl_oltp },
+	{ "vdi", wl_vdi },
 	{ 0, 0 },
 };
 

@@ -54,6 +54,9 @@ void plat_event(uint32_t event);
 /* Have the pages of [p, p + bytes) swapped out now; 0, or -1 if refused. */
 int plat_pageout(void *p, uint64_t bytes);
 
+/* Give the CPU up for about us microseconds (the guest has nothing to do, as HLT would say). */
+void plat_idle_us(uint64_t us);
+
 static inline uint64_t rdtsc_ordered(void)
 {
 	uint32_t lo, hi;

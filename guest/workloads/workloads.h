@@ -24,6 +24,7 @@ int wl_balloon(struct args *a);
 int wl_badvirtio(struct args *a);
 int wl_cache(struct args *a);
 int wl_oltp(struct args *a);
+int wl_vdi(struct args *a);
 
 /* The workloads every platform has, NULL-terminated. */
 extern const struct workload common_workloads[];

@@ -1299,6 +1299,24 @@ t_max_map_count_is_put_back() {
 	expect '! grep -q -E "Sanitizer|runtime error:" "$WORK/a.err" "$WORK/b.err"'
 }
 
+# vdi: desktops cloned from one image: the OS pages are shared across the
+# VMs, think time gives the CPU up (the run takes its seconds, not more
+# CPU than the bursts need), and every page checks at the end.
+t_vdi_desktops_share_their_image() {
+	vmm run --share-rate 200000 --stats "$WORK/s.jsonl" \
+		--vm name=a,mem=64M --append "workload=vdi os=16M ws=8M secs=4 seed=1" \
+		--vm name=b,mem=64M --append "workload=vdi os=16M ws=8M secs=4 seed=2"
+	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ] && [ "$(result b bad_pages)" = 0 ]'
+	# 200 ms of thought an operation: about 5 a second, not thousands
+	expect '[ "$(result a ops)" -ge 10 ] && [ "$(result a ops)" -le 25 ]'
+	expect '[ "$(result a p50_us)" -le "$(result a p95_us)" ] && [ "$(result a p95_us)" -le "$(result a max_us)" ]'
+	expect 'python3 - "$WORK/s.jsonl" <<PY
+import json, sys
+host = [json.loads(l) for l in open(sys.argv[1]) if "\"host\"" in l]
+assert max(r["pshare_common_mb"] for r in host) >= 8, [r["pshare_common_mb"] for r in host]
+PY'
+}
+
 # scripts/swapin-latency.sh measures what it says: every kind has faults,
 # the VMM counted faults of that kind in its run, and the plot is drawn.
 # (Timings are its output, never checked here.)
