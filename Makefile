@@ -146,6 +146,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/memstress-host $(BUILD)/mmbench $(BUILD)/zipbench
 	@scripts/bench.sh
 
+# A stock Debian cloud kernel and a busybox initramfs for the Linux-guest path
+# (build/linux/vmlinuz, build/linux/initramfs.cpio.gz; scripts/linux-guest.sh).
+.PHONY: linux-guest
+linux-guest:
+	@scripts/linux-guest.sh
+
 clean:
 	rm -rf $(BUILD)
 
