@@ -85,8 +85,13 @@ DEVICES := vmm/virtq.c vmm/pci.c vmm/virtio_pci.c vmm/virtio_balloon.c
 $(BUILD)/test/unit_devices: $(call tobj,tests/unit/test_devices.c $(DEVICES))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
+# What a Linux guest reads: the bzImage loader, the ACPI tables, the 16550A.
+LINUX_PURE := vmm/linux_boot.c vmm/acpi_tables.c vmm/uart.c
+$(BUILD)/test/unit_linux: $(call tobj,tests/unit/test_linux.c $(LINUX_PURE))
+	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
 UNIT_TESTS := $(BUILD)/test/unit_vmm $(BUILD)/test/unit_mm $(BUILD)/test/unit_guest_mem $(BUILD)/test/unit_guest \
-	      $(BUILD)/test/unit_devices
+	      $(BUILD)/test/unit_devices $(BUILD)/test/unit_linux
 
 # A guest that triple-faults at its first instruction, for the failure tests.
 $(BUILD)/test/triplefault.elf: tests/integration/triplefault.S

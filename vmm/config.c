@@ -59,7 +59,8 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 		      unsigned *seen, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "name", "mem", "kernel", "vcpus", "zip_max_pct", "share_group",
-					    "share_rate", "balloon", "shares", "reservation", "limit", "balloon_at" };
+					    "share_rate", "balloon", "shares", "reservation", "limit", "balloon_at",
+					    "initrd" };
 	char serr[160];
 	unsigned bit = 0;
 
@@ -68,7 +69,7 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 			break;
 	if (bit == sizeof(keys) / sizeof(keys[0]))
 		return ERR("--vm: unknown key '%s' (known: name, mem, kernel, vcpus, zip_max_pct, share_group, "
-			   "share_rate, balloon, shares, reservation, limit, balloon_at)", key);
+			   "share_rate, balloon, shares, reservation, limit, balloon_at, initrd)", key);
 	if (*seen & (1u << bit))
 		return ERR("--vm: key '%s' given twice", key);
 	*seen |= 1u << bit;
@@ -123,6 +124,11 @@ static int vm_set_key(struct vm_config *vm, const char *key, char *value,
 	case 10:
 		if (size_parse(value, &vm->limit, serr, sizeof(serr)) || vm->limit == 0)
 			return ERR("--vm: bad limit '%s': a size above 0", value);
+		return 0;
+	case 12:
+		if (strlen(value) >= CONFIG_PATH_MAX)
+			return ERR("--vm initrd: path too long");
+		vm->initrd = value;
 		return 0;
 	default: {
 		char *colon = strchr(value, ':');
@@ -368,6 +374,17 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 			if (!*v)
 				return ERR("--kernel: empty file name");
 			single.kernel = v;
+			have_single = 1;
+		} else if (OPTION("--initrd")) {
+			if (!v)
+				return -1;
+			if (cfg->nvms)
+				return ERR("--initrd cannot be mixed with --vm (use initrd= in --vm)");
+			if (single.initrd)
+				return ERR("--initrd given twice");
+			if (!*v)
+				return ERR("--initrd: empty file name");
+			single.initrd = v;
 			have_single = 1;
 		} else {
 			if (argv[i][0] == '-')

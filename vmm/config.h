@@ -18,6 +18,7 @@ struct vm_config {
 	char name[CONFIG_NAME_MAX];
 	uint64_t mem;               /* bytes of guest RAM */
 	const char *kernel;         /* NULL: the default test guest */
+	const char *initrd;         /* a Linux guest's initramfs, NULL: none */
 	unsigned vcpus;
 	unsigned zip_max_pct;       /* compression cache cap, % of mem (default 10) */
 	unsigned share_group;       /* pages are shared only within a group (default 0) */

@@ -140,6 +140,10 @@ int guest_ports_io(struct vcpu *v, struct kvm_run *run)
 		return 0;
 	}
 	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		/* A Linux guest's PC devices: COM1, ACPI power management, reset. */
+		if (v->vm->linux_guest &&
+		    pc_platform_io(&v->vm->pc, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, data, size))
+			continue;
 		/* PCI configuration space: the VM's devices. */
 		if (devices_io(&v->vm->dev, run->io.port, run->io.direction == KVM_EXIT_IO_OUT, data, size))
 			continue;

@@ -127,6 +127,16 @@ int kvm_vm_create(struct kvm_sys *kvm, int *vm_fd, char *err, size_t errlen)
 	return 0;
 }
 
+int kvm_create_pit(int vm_fd, char *err, size_t errlen)
+{
+	/* The dummy speaker answers port 0x61, which Linux reads for the PIT's gate. */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return ERR("KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
 int kvm_irq_line(int vm_fd, unsigned irq, int level)
 {
 	struct kvm_irq_level l = { .irq = irq, .level = level ? 1 : 0 };

@@ -31,6 +31,9 @@ void kvm_sys_close(struct kvm_sys *kvm);
 /* A VM with the in-kernel irqchip (PIC, IOAPIC, LAPIC). */
 int kvm_vm_create(struct kvm_sys *kvm, int *vm_fd, char *err, size_t errlen);
 
+/* The in-kernel i8254 PIT (Linux guests), on IRQ 0 of KVM's irqchip. */
+int kvm_create_pit(int vm_fd, char *err, size_t errlen);
+
 /* Drive a level-triggered interrupt line (an INTx pin routed to IRQ irq). */
 int kvm_irq_line(int vm_fd, unsigned irq, int level);
 

@@ -1,6 +1,8 @@
 #include "vm.h"
 #include "boot_layout.h"
 #include "elf_loader.h"
+#include "acpi_tables.h"
+#include "linux_boot.h"
 #include "../guest/abi.h"
 
 #include <errno.h>
@@ -49,22 +51,22 @@ const char *vm_state_name(enum vm_state s)
 	return "?";
 }
 
-/* Read a whole regular file; returns 0 or a sysexits code. */
-static int read_kernel(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
+/* Read a whole regular file (what: "kernel", "initrd"); returns 0 or a sysexits code. */
+static int read_file(const char *what, const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	size_t done = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return ERR(EX_NOINPUT, "cannot open kernel '%s': %s", path, strerror(errno));
+		return ERR(EX_NOINPUT, "cannot open %s '%s': %s", what, path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return ERR(EX_NOINPUT, "kernel '%s' is not a regular file", path);
+		return ERR(EX_NOINPUT, "%s '%s' is not a regular file", what, path);
 	}
 	if (st.st_size == 0 || (uint64_t)st.st_size > KERNEL_FILE_MAX) {
 		close(fd);
-		return ERR(EX_DATAERR, "kernel '%s' has a bad size (%lld bytes)", path,
+		return ERR(EX_DATAERR, "%s '%s' has a bad size (%lld bytes)", what, path,
 			   (long long)st.st_size);
 	}
 	*len = (size_t)st.st_size;
@@ -82,7 +84,7 @@ static int read_kernel(const char *path, uint8_t **buf, size_t *len, char *err, 
 			close(fd);
 			free(*buf);
 			*buf = NULL;
-			return ERR(EX_NOINPUT, "cannot read kernel '%s': %s", path, strerror(e));
+			return ERR(EX_NOINPUT, "cannot read %s '%s': %s", what, path, strerror(e));
 		}
 		done += (size_t)n;
 	}
@@ -90,23 +92,82 @@ static int read_kernel(const char *path, uint8_t **buf, size_t *len, char *err, 
 	return 0;
 }
 
-/* Only ELF64 guests so far; name what the file looks like otherwise. */
+/*
+ * A Linux bzImage: ACPI tables in the BIOS area, then the kernel, zero
+ * page, command line and initrd by the boot protocol.
+ */
+static int load_linux(struct vm *vm, const char *path, const uint8_t *file, size_t len,
+		      char *err, size_t errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct acpi_config ac = {
+		.vcpus = cfg->vcpus,
+		.mem64_base = DEVICES_BAR_BASE,
+		.mem64_size = 1ULL << 30,
+		.npci = 1,
+		.pci = { { DEVICES_BALLOON_SLOT, DEVICES_BALLOON_IRQ } },
+	};
+	struct linux_boot lb = {
+		.ram_size = vm->ram_size,
+		.kernel = file,
+		.kernel_len = len,
+		.cmdline = cfg->append ? cfg->append : LINUX_DEFAULT_CMDLINE,
+	};
+	struct linux_image img;
+	uint8_t *initrd = NULL;
+	size_t initrd_len = 0;
+	char lerr[256];
+	int rc;
+
+	if (cfg->vcpus > 255)
+		return ERR(EX_USAGE, "a Linux guest takes at most 255 vCPUs");
+	if (cfg->initrd) {
+		rc = read_file("initrd", cfg->initrd, &initrd, &initrd_len, err, errlen);
+		if (rc)
+			return rc;
+		lb.initrd = initrd;
+		lb.initrd_len = initrd_len;
+	}
+	lb.rsdp_gpa = acpi_tables_write(vm->ram + LB_BIOS_GPA, LB_BIOS_GPA, LB_BIOS_END - LB_BIOS_GPA, &ac);
+	if (!lb.rsdp_gpa) {
+		free(initrd);
+		return ERR(EX_SOFTWARE, "the ACPI tables do not fit below 1 MiB");
+	}
+	rc = linux_boot_write(vm->ram, &lb, &img, lerr, sizeof(lerr));
+	free(initrd);
+	if (rc)
+		return ERR(strstr(lerr, "memory") ? EX_USAGE : EX_DATAERR, "kernel '%s': %s", path, lerr);
+	vm->entry = img.entry;
+	vm->linux_guest = 1;
+	console_log(vm->name, "Linux bzImage, boot protocol %u.%02u, initrd %zu KiB at 0x%llx, %u vCPU%s",
+		    img.version >> 8, img.version & 0xff, initrd_len >> 10,
+		    (unsigned long long)img.initrd_gpa, cfg->vcpus, cfg->vcpus == 1 ? "" : "s");
+	return 0;
+}
+
+/* An ELF64 test guest, or a Linux bzImage; name what the file looks like otherwise. */
 static int load_kernel(struct vm *vm, const char *path, struct elf_image *img,
 		       char *err, size_t errlen)
 {
 	uint8_t *file = NULL;
 	size_t len = 0;
 	char lerr[200];
-	int rc = read_kernel(path, &file, &len, err, errlen);
+	int rc = read_file("kernel", path, &file, &len, err, errlen);
 
 	if (rc)
 		return rc;
-	if (!elf_is_elf(file, len)) {
-		int bz = len > 0x206 && memcmp(file + 0x202, "HdrS", 4) == 0;
+	if (linux_is_bzimage(file, len)) {
+		rc = load_linux(vm, path, file, len, err, errlen);
 		free(file);
-		if (bz)
-			return ERR(EX_DATAERR, "kernel '%s' is a Linux bzImage: this build boots only ELF64 test guests", path);
-		return ERR(EX_DATAERR, "kernel '%s' is not an ELF64 executable", path);
+		return rc;
+	}
+	if (!elf_is_elf(file, len)) {
+		free(file);
+		return ERR(EX_DATAERR, "kernel '%s' is neither an ELF64 executable nor a Linux bzImage", path);
+	}
+	if (vm->cfg->initrd) {
+		free(file);
+		return ERR(EX_USAGE, "initrd '%s': only a Linux guest takes an initrd", vm->cfg->initrd);
 	}
 	rc = elf_load(file, len, vm->ram, vm->ram_size, MV_IMAGE_MIN_GPA, img, lerr, sizeof(lerr));
 	free(file);
@@ -133,6 +194,33 @@ static void balloon_set(void *ctx, uint64_t pages)
 	if (atomic_load(&vm->balloon_pinned))
 		return;
 	devices_balloon_target(&vm->dev, pages, 0);
+}
+
+/* COM1 of a Linux guest: its bytes go to the console, or the terminal. */
+static void pc_out(void *ctx, uint8_t byte)
+{
+	struct vm *vm = ctx;
+
+	if (vm->raw_console) {
+		ssize_t n;
+		do
+			n = write(STDOUT_FILENO, &byte, 1);
+		while (n < 0 && errno == EINTR);
+		return;
+	}
+	console_putc(&vm->con, (char)byte);
+}
+
+/* A Linux guest powered off, rebooted or panicked: the VM ends with that. */
+static void pc_end(void *ctx, enum pc_end how, const char *why)
+{
+	struct vm *vm = ctx;
+
+	console_log(vm->name, "%s", why);
+	if (how == PC_PANIC)
+		vm_finish(vm, VM_FAILED, EX_SOFTWARE, why);
+	else
+		vm_finish(vm, VM_EXITED, 0, why);
 }
 
 /* The memory manager could not serve a fault: the VM cannot go on. */
@@ -190,15 +278,21 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	/* 4 KiB host pages: reclaim works page by page. */
 	madvise(vm->ram, vm->ram_size, MADV_NOHUGEPAGE);
 
+	memset(&img, 0, sizeof(img));
 	rc = load_kernel(vm, kernel, &img, err, errlen);
 	if (rc)
 		return rc;
-	if (boot_check_ram(vm->ram_size, img.end, lerr, sizeof(lerr)))
-		return ERR(EX_USAGE, "%s", lerr);
-	vm->entry = img.entry;
+	if (!vm->linux_guest) {
+		if (boot_check_ram(vm->ram_size, img.end, lerr, sizeof(lerr)))
+			return ERR(EX_USAGE, "%s", lerr);
+		vm->entry = img.entry;
+	}
 
 	if (kvm_vm_create(kvm, &vm->fd, lerr, sizeof(lerr)) ||
 	    kvm_vm_set_ram(vm->fd, vm->ram, vm->ram_size, lerr, sizeof(lerr)))
+		return ERR(EX_OSERR, "%s", lerr);
+	/* Linux calibrates against the PIT and wants it on IRQ 0. */
+	if (vm->linux_guest && kvm_create_pit(vm->fd, lerr, sizeof(lerr)))
 		return ERR(EX_OSERR, "%s", lerr);
 
 	vm->vcpus = calloc(cfg->vcpus, sizeof(*vm->vcpus));
@@ -214,9 +308,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 		if (kvm_vcpu_create(kvm, vm->fd, i, &v->h, lerr, sizeof(lerr)))
 			return ERR(EX_OSERR, "%s", lerr);
 		vm->nvcpus++;
+		/* Linux starts its other vCPUs itself, by INIT and SIPI through KVM's APICs. */
+		if (vm->linux_guest && i > 0)
+			continue;
 		if (ioctl(v->h.fd, KVM_GET_SREGS, &sregs) < 0)
 			return ERR(EX_OSERR, "KVM_GET_SREGS: %s", strerror(errno));
-		boot_cpu_state(&sregs, &regs, vm->entry, i);
+		if (vm->linux_guest)
+			linux_cpu_state(&sregs, &regs, vm->entry);
+		else
+			boot_cpu_state(&sregs, &regs, vm->entry, i);
 		if (ioctl(v->h.fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->h.fd, KVM_SET_REGS, &regs) < 0)
 			return ERR(EX_OSERR, "setting vCPU %u registers: %s", i, strerror(errno));
 	}
@@ -233,7 +333,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 		.vcpus = cfg->vcpus,
 		.vm_name = vm->name,
 	};
-	if (boot_layout_write(vm->ram, &bp, lerr, sizeof(lerr)))
+	if (!vm->linux_guest && boot_layout_write(vm->ram, &bp, lerr, sizeof(lerr)))
 		return ERR(EX_USAGE, "%s", lerr);
 
 	/* From here the memory manager owns guest RAM: what the loader wrote is present. */
@@ -265,6 +365,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	vm->has_balloon = !cfg->no_balloon;
 	if (devices_init(&vm->dev, &vm->gm, vm->fd, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
 		return ERR(EX_OSERR, "cannot set up the VM's devices");
+	if (vm->linux_guest) {
+		pc_platform_init(&vm->pc, vm->fd, pc_out, pc_end, vm);
+		vm->pc_inited = 1;
+	}
 	/* The policy steers the balloon, unless balloon=SIZE pinned its target. */
 	if (vm->has_balloon && !cfg->balloon_pinned) {
 		vm->gm.balloon_set = balloon_set;
@@ -400,6 +504,9 @@ void vm_destroy(struct vm *vm)
 	if (vm->fd >= 0)
 		close(vm->fd);
 	vm->fd = -1;
+	if (vm->pc_inited)
+		pc_platform_destroy(&vm->pc);
+	vm->pc_inited = 0;
 	pthread_mutex_destroy(&vm->lock);
 	pthread_cond_destroy(&vm->cond);
 }

@@ -11,12 +11,16 @@
 #include "console.h"
 #include "devices.h"
 #include "kvm.h"
+#include "pc_platform.h"
 #include "../mm/guest_mem.h"
 #include "../mm/mm_host.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+/* A Linux guest's command line when --append gives none. */
+#define LINUX_DEFAULT_CMDLINE "console=ttyS0"
 
 enum vm_state { VM_CREATED, VM_RUNNING, VM_EXITED, VM_FAILED, VM_STOPPED };
 
@@ -45,6 +49,10 @@ struct vm {
 	struct guest_mem gm;        /* guest RAM as the memory manager owns it */
 	struct mm_host *host;
 	int gm_inited;              /* guest_mem_init was called: destroy it */
+	int linux_guest;            /* a bzImage: ACPI, COM1 and the PM ports (pc) */
+	struct pc_platform pc;
+	int pc_inited;
+	int raw_console;            /* COM1 straight to the terminal (interactive) */
 	struct vm_devices dev;      /* PCI and the balloon */
 	int dev_inited;
 	int has_balloon;

@@ -1357,7 +1357,7 @@ bad_input() {
 t_bad_missing_kernel() { bad_input 66 "cannot open kernel '/nonexistent/k.elf'" run --mem 16M --kernel /nonexistent/k.elf; }
 t_bad_garbage_kernel() {
 	head -c 100000 /dev/urandom >"$WORK/garbage"
-	bad_input 65 "is not an ELF64 executable" run --mem 16M --kernel "$WORK/garbage"
+	bad_input 65 "is neither an ELF64 executable nor a Linux bzImage" run --mem 16M --kernel "$WORK/garbage"
 }
 t_bad_truncated_kernel() {
 	head -c 200 "$BUILD/guest.elf" >"$WORK/trunc.elf"
