@@ -7,7 +7,7 @@ packages=(
 	gcc make pkg-config libc6-dev linux-libc-dev binutils
 	liburing-dev libzstd-dev libxxhash-dev libsodium-dev check
 	gnuplot-nox bc python3 tmux util-linux clang valgrind
-	qemu-system-x86 cpio
+	qemu-system-x86 cpio e2fsprogs
 )
 
 missing=()
