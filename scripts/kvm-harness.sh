@@ -27,6 +27,7 @@
 #   KVM_HARNESS_MEM=MiB                L1's memory (default 2048)
 #   KVM_HARNESS_APPEND="..."           more for L1's kernel command line
 #   KVM_HARNESS_MAKE=0                 do not run `make all` first (use build/'s binaries)
+#   KVM_HARNESS_INTERACTIVE=1          on a terminal: CMD reads the console (e.g. bash)
 #   KVM_HARNESS_DISK=SIZE              the scratch disk's size (default 8G; 0: none)
 # Exit: CMD's exit code; 124 on timeout; 125 when the harness itself failed
 # (no /dev/kvm in L1, L1 died, no exit code came back). The whole console of
@@ -247,9 +248,9 @@ log "booting L1 (TCG, $MEM MiB, timeout ${TIMEOUT}s): $CMD"
 t0=$(date +%s.%N)
 set +e
 if [ "$VERBOSE" = 1 ]; then show='{ print; fflush() }'; else show='!on && (i = index($0, "kvm-harness: L1 up")) { on = 1; $0 = substr($0, i) } on { print; fflush() }'; fi
-stdin=/dev/null
-[ -e "$RUN/root/work/.kvm-harness/interactive" ] && stdin=/dev/stdin
-timeout -k 10 "$TIMEOUT" "$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nographic -no-reboot \
+stdin=/dev/null tmo=(-k 10)
+if [ -e "$RUN/root/work/.kvm-harness/interactive" ]; then stdin=/dev/stdin tmo=(--foreground); fi
+timeout "${tmo[@]}" "$TIMEOUT" "$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nographic -no-reboot \
 	-nic none "${disk[@]}" -kernel build/linux/vmlinuz -initrd "$RUN/initrd" -append "$append" <"$stdin" 2>&1 |
 	tr -d '\r' | tee "$LOGF" | awk "$show"
 qrc=${PIPESTATUS[0]}
