@@ -111,18 +111,19 @@ struct swapfile *swapfile_open(const char *dir, const char *name, uint32_t max_s
 		return NULL;
 	}
 	/* O_EXCL: never write guest memory into a file someone prepared. */
-	sf->fd = open(sf->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600);
-	if (sf->fd >= 0) {
-		sf->direct = 1;
-	} else if (errno == EINVAL) {
-		/* tmpfs and some others refuse O_DIRECT: buffered I/O still works. */
-		sf->fd = open(sf->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	}
+	sf->fd = open(sf->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (sf->fd < 0) {
 		snprintf(err, errlen, "cannot create swap file '%s': %s", sf->path, strerror(errno));
 		free(sf);
 		return NULL;
 	}
+	/*
+	 * O_DIRECT after the file exists: an open(O_CREAT|O_DIRECT) that tmpfs
+	 * refuses has created the file all the same, and a retry would meet
+	 * O_EXCL.  Where it is refused, buffered I/O still works.
+	 */
+	if (fcntl(sf->fd, F_SETFL, O_DIRECT) == 0)
+		sf->direct = 1;
 	/* Held while open: a VMM sweeping what crashed ones left sees this file is in use. */
 	(void)flock(sf->fd, LOCK_EX | LOCK_NB);
 	e = io_uring_queue_init(SWAP_BATCH_MAX, &sf->wring, 0);
