@@ -84,6 +84,7 @@ int kvm_sys_open(struct kvm_sys *kvm, const char *path, char *err, size_t errlen
 	if (kvm->max_vcpus <= 0)
 		kvm->max_vcpus = 4; /* the API's documented minimum */
 	kvm->memory_fault_info = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_FAULT_INFO) > 0;
+	kvm->tsc_deadline = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	if (get_supported_cpuid(kvm, err, errlen)) {
 		kvm_sys_close(kvm);
 		return -1;
@@ -173,7 +174,13 @@ static int set_cpuid(struct kvm_sys *kvm, int fd, unsigned index, char *err, siz
 		if (e->function == 1) {
 			e->ebx = (e->ebx & 0x00ffffffu) | (index << 24); /* initial APIC ID */
 			e->ecx |= 1u << 31;                               /* hypervisor present */
+			/* KVM's LAPIC has the TSC deadline timer, but the supported table leaves the bit to us. */
+			if (kvm->tsc_deadline)
+				e->ecx |= 1u << 24;
 		}
+		/* The x2APIC topology leaves carry each vCPU's own ID. */
+		if (e->function == 0xb || e->function == 0x1f)
+			e->edx = index;
 	}
 	if (ioctl(fd, KVM_SET_CPUID2, c) < 0)
 		rc = ERR("KVM_SET_CPUID2: %s", strerror(errno));

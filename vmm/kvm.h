@@ -15,6 +15,7 @@ struct kvm_sys {
 	size_t run_size;             /* KVM_GET_VCPU_MMAP_SIZE */
 	int max_vcpus;
 	struct kvm_cpuid2 *cpuid;    /* KVM_GET_SUPPORTED_CPUID */
+	int tsc_deadline;            /* KVM_CAP_TSC_DEADLINE_TIMER */
 	int memory_fault_info;       /* KVM_CAP_MEMORY_FAULT_INFO: gpa on a failed fault */
 };
 

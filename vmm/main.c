@@ -5,6 +5,7 @@
  * order the VMs ended; VMM errors use sysexits(3) codes (docs/cli.md).
  */
 #include "config.h"
+#include "console_input.h"
 #include "console.h"
 #include "control.h"
 #include "control_cmds.h"
@@ -292,6 +293,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	int rc = 0, status = 0, made_dir = 0, dir_lock = -1, sigbus;
 	sigset_t stop_set;
 	struct control ctl = { .fd = -1 };
+	struct console_input cin = { 0 };
 	struct ctl_ctx cctx;
 	char ctl_path[108];
 	int sfd = -1;
@@ -451,11 +453,17 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		}
 	}
 
+	/* One Linux VM on a terminal: its serial console is the terminal. */
+	if (created == 1 && vms[0].linux_guest && console_input_start(&cin)) {
+		vms[0].raw_console = 1;
+		console_log(vms[0].name, "the terminal is its serial console (Ctrl-A x stops the VMM)");
+	}
 	next_stats = vm_now_ns() + 1000000000ULL;
 	/* Without a stats file, the socket's stats set the base of the per-second rates themselves. */
 	cctx = (struct ctl_ctx){ vms, created, &host, &scan, t0, stats == NULL };
 	for (;;) {
-		struct pollfd pfd[1 + 1 + CONTROL_MAX_CLIENTS];
+		struct pollfd pfd[1 + 1 + CONTROL_MAX_CLIENTS + 1];
+		int in_fd = console_input_fd(&cin);
 		struct signalfd_siginfo si;
 		int sig = 0, done = all_done(vms, created);
 		unsigned nc;
@@ -471,10 +479,19 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		/* Signals and control requests, or 100 ms. */
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		nc = control_pollfds(&ctl, pfd + 1, CONTROL_MAX_CLIENTS + 1);
-		if (poll(pfd, 1 + nc, 100) > 0) {
+		pfd[1 + nc] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+		/* Typed input the UART could not take yet is retried soon. */
+		if (poll(pfd, 2 + nc, cin.npending ? 5 : 100) > 0) {
 			if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				sig = (int)si.ssi_signo;
 			control_serve(&ctl, pfd + 1, nc, ctl_handle, &cctx);
+		}
+		if (cin.active && console_input_pump(&cin, &vms[0].pc, in_fd >= 0 && (pfd[1 + nc].revents & (POLLIN | POLLHUP)))) {
+			console_input_stop(&cin);
+			console_log(NULL, "stopped from the console: stopping all VMs");
+			for (unsigned i = 0; i < created; i++)
+				vm_finish(&vms[i], VM_STOPPED, 0, "stopped from the console (Ctrl-A x)");
+			mm_host_stop(&host);
 		}
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			char why[64];
@@ -491,6 +508,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		}
 	}
 	write_stats(stats, t0, vms, created, &host, &scan);
+	console_input_stop(&cin);
 
 	for (unsigned i = 0; i < created; i++) {
 		report(&vms[i], t0);
