@@ -503,5 +503,16 @@ printf "  %-44s %s us of scanner CPU a guest page merged (compare, mmap, userfau
 # ---- ballooning: throughput, and the overcommitment sweep (scripts/balloon_bench.sh) ----
 "$ROOT/scripts/balloon_bench.sh" "$B" "$JSON"
 
+# ---- Linux boot: memvisor against QEMU -M pc / microvm, in the real-KVM harness ------
+# (scripts/linux-boot-bench.sh: one harness run, L1 on QEMU TCG; only its ratios
+# mean anything). LINUX_BOOT_RUNS=0 skips it; a failed boot fails the bench.
+LINUX_BOOT_RUNS=${LINUX_BOOT_RUNS:-5}
+echo
+if [ "$LINUX_BOOT_RUNS" = 0 ]; then
+	echo "== Linux boot in the real-KVM harness: skipped (LINUX_BOOT_RUNS=0)"
+else
+	"$ROOT/scripts/linux-boot-bench.sh" -n "$LINUX_BOOT_RUNS" --json "$JSON"
+fi
+
 echo
 echo "JSON lines: $JSON"
