@@ -1,6 +1,7 @@
 # memvisor: `make` builds build/vmm and build/guest.elf.
 #   make deps    install the Debian packages the build and tests need
-#   make test    every test (unit tests and guest boots, under ASan/UBSan)
+#   make test    every test (unit tests and guest boots, under ASan/UBSan; then test-kvm)
+#   make test-kvm  the real-KVM tests: Linux guests under our VMM, in QEMU TCG with nested SVM
 #   make demo    the main job: overcommitted guests, reclamation on show
 #   make bench   benchmarks: figures and ratios, measured side by side
 #   make experiments  the seed paper's experiments (scripts/experiments.sh; QUICK=1: --quick)
@@ -23,7 +24,7 @@ VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
 
-.PHONY: all deps test test-unit test-valgrind test-integration test-stress test-fuzz soak demo bench experiments clean
+.PHONY: all deps test test-unit test-valgrind test-integration test-stress test-fuzz test-kvm soak demo bench experiments clean
 all: $(BUILD)/vmm $(BUILD)/guest.elf $(BUILD)/vmmctl
 
 deps:
@@ -102,7 +103,7 @@ include guest/guest.mk
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf
-	@$(MAKE) --no-print-directory test-unit test-valgrind test-integration test-stress test-fuzz
+	@$(MAKE) --no-print-directory test-unit test-valgrind test-integration test-stress test-fuzz test-kvm
 
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -156,6 +157,11 @@ bench: deps
 .PHONY: linux-guest
 linux-guest:
 	@scripts/linux-guest.sh
+
+# The real-KVM tests: a stock Linux guest, and the test guest on real SVM,
+# inside an L1 Linux on QEMU TCG (scripts/kvm-harness.sh; about 5 minutes).
+test-kvm: deps all linux-guest
+	@scripts/kvm-harness.sh -t 1800 tests/kvm/run.sh
 
 clean:
 	rm -rf $(BUILD)

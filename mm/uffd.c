@@ -72,6 +72,29 @@ int uffd_register(const struct uffd_info *u, void *addr, size_t len, char *err, 
 	return 0;
 }
 
+#define UFFD_PAGE 4096u
+
+/*
+ * A range over two VMAs is refused whole, with ENOENT (a page remapped
+ * on its own, e.g. a shared page, splits guest RAM's mapping, and older
+ * kernels do not merge it back): do it page by page.  A page already
+ * mapped (EEXIST) past the first is someone else's work and is skipped;
+ * on the first page EEXIST goes back to the caller, which knows what it
+ * means.
+ */
+static int per_page(int fd, void *dst, const void *src, size_t len, int dontwake)
+{
+	for (size_t off = 0; off < len; off += UFFD_PAGE) {
+		int rc = src ? uffd_copy(fd, (char *)dst + off, (const char *)src + off, UFFD_PAGE, dontwake)
+			     : uffd_zeropage(fd, (char *)dst + off, UFFD_PAGE, dontwake);
+		if (rc == -EEXIST && off > 0)
+			continue;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int uffd_copy(int fd, void *dst, const void *src, size_t len, int dontwake)
 {
 	struct uffdio_copy c = {
@@ -82,6 +105,8 @@ int uffd_copy(int fd, void *dst, const void *src, size_t len, int dontwake)
 	};
 
 	while (ioctl(fd, UFFDIO_COPY, &c) < 0) {
+		if (errno == ENOENT && c.len > UFFD_PAGE)
+			return per_page(fd, (void *)(uintptr_t)c.dst, (const void *)(uintptr_t)c.src, c.len, dontwake);
 		if (errno != EAGAIN)
 			return -errno;
 		/* Partly done (the mm changed under us): finish the rest. */
@@ -103,6 +128,8 @@ int uffd_zeropage(int fd, void *dst, size_t len, int dontwake)
 	};
 
 	while (ioctl(fd, UFFDIO_ZEROPAGE, &z) < 0) {
+		if (errno == ENOENT && z.range.len > UFFD_PAGE)
+			return per_page(fd, (void *)(uintptr_t)z.range.start, NULL, z.range.len, dontwake);
 		if (errno != EAGAIN)
 			return -errno;
 		if (z.zeropage > 0) {

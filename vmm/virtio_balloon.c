@@ -114,14 +114,15 @@ static int take_range(struct virtio_balloon *b, const struct vq_buf *buf)
 static void notify(struct virtio_pci *vp, unsigned qn)
 {
 	struct virtio_balloon *b = of(vp);
-	struct vq_buf bufs[16];
+	/* A chain may be as long as its queue: Linux's page reporting sends up to 32 ranges in one. */
+	struct vq_buf bufs[BALLOON_QUEUE_MAX];
 	struct virtq *q = virtio_pci_queue(vp, qn);
 	struct vq_chain c;
 	int used = 0, rc;
 
 	if (!q)
 		return;
-	while (!vp->broken && (rc = virtq_pop(q, vp->mem, &c, bufs, 16,
+	while (!vp->broken && (rc = virtq_pop(q, vp->mem, &c, bufs, BALLOON_QUEUE_MAX,
 					      qn == BALLOON_Q_REPORTING ? ~0ULL : 4ULL * BALLOON_PFNS_MAX)) == 1) {
 		switch (qn) {
 		case BALLOON_Q_INFLATE:
@@ -192,14 +193,25 @@ static void reset(struct virtio_pci *vp)
 	b->stats_held = 0;
 }
 
+/*
+ * Linux primes the stats queue with its first buffer, and kicks, before it
+ * sets DRIVER_OK; that kick found no live queue, so take what waits now.
+ */
+static void driver_ok(struct virtio_pci *vp)
+{
+	for (unsigned qn = 0; qn < BALLOON_NQUEUES; qn++)
+		notify(vp, qn);
+}
+
 static const struct virtio_dev_ops balloon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
 	.features = 1u << VIRTIO_BALLOON_F_MUST_TELL_HOST | 1u << VIRTIO_BALLOON_F_STATS_VQ |
 		    1u << VIRTIO_BALLOON_F_DEFLATE_ON_OOM | 1u << VIRTIO_BALLOON_F_PAGE_REPORTING,
 	.nqueues = BALLOON_NQUEUES,
-	.queue_max = 128,
+	.queue_max = BALLOON_QUEUE_MAX,
 	.config_size = 16,
 	.notify = notify,
+	.driver_ok = driver_ok,
 	.config_read = config_read,
 	.config_write = config_write,
 	.reset = reset,

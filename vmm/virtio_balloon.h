@@ -35,6 +35,7 @@ enum { BALLOON_Q_INFLATE, BALLOON_Q_DEFLATE, BALLOON_Q_STATS, BALLOON_Q_REPORTIN
 
 #define BALLOON_STAT_TAGS 16          /* tags 0-15: Linux 6.12's set */
 #define BALLOON_PFNS_MAX  4096        /* page numbers in one inflate or deflate buffer chain */
+#define BALLOON_QUEUE_MAX 128         /* entries in each queue; a chain may use them all */
 
 /* The memory manager's side: 0 on success. */
 struct balloon_backend {

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Real-KVM tests: run INSIDE the harness's L1 (scripts/kvm-harness.sh, or
+# `make test-kvm`), where /dev/kvm is a real SVM+NPT KVM.  A stock Linux
+# guest boots under our VMM, powers off, reboots, panics, drives our
+# virtio-balloon with Linux's own driver, reports free pages and runs
+# overcommitted; then our own test guest runs with its ring 0 executed by
+# real SVM, as a cross-check of the foundation tests.
+# usage: tests/kvm/run.sh [FILTER]
+set -u
+FILTER=${1:-}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+VMM=$ROOT/build/vmm
+VMMCTL=$ROOT/build/vmmctl
+KERNEL=$ROOT/build/linux/vmlinuz
+INITRD=$ROOT/build/linux/initramfs.cpio.gz
+WORK=$(mktemp -d /tmp/memvisor-kvm.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+OUT=$WORK/out
+ERR=$WORK/err
+STATS=$WORK/stats.jsonl
+RC=0
+pass=0
+fail=0
+failed_names=()
+
+for f in /dev/kvm "$VMM" "$KERNEL" "$INITRD"; do
+	if [ ! -e "$f" ]; then
+		echo "FAIL: $f is missing (run this through scripts/kvm-harness.sh, after make linux-guest)" >&2
+		echo "kvm tests: 0 passed, 1 failed"
+		exit 1
+	fi
+done
+
+FAILED=0
+expect() {
+	if ! eval "$1"; then
+		echo "    expected: $1" >&2
+		FAILED=1
+		return 1
+	fi
+}
+
+# linux SECS ARGS...: boot the Linux guest with a time bound; sets RC, OUT, ERR.
+linux() {
+	local secs=$1
+	shift
+	timeout -s KILL "$secs" "$VMM" run "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+}
+
+# guest KEY: the last value the guest's /init printed for KEY.
+guest() {
+	grep -o "mv-guest: .*\b$1=[^ ]*" "$OUT" | tail -n 1 | sed "s/.*\b$1=//"
+}
+
+# stat KEY: KEY's value in the last per-VM row of the stats file (integer part).
+stat() {
+	grep '"vm":' "$STATS" | tail -n 1 | grep -o "\"$1\":[0-9.]*" | cut -d: -f2 | cut -d. -f1
+}
+
+# stat_max KEY: KEY's largest value over all per-VM rows (integer part).
+stat_max() {
+	grep '"vm":' "$STATS" | grep -o "\"$1\":[0-9.]*" | cut -d: -f2 | cut -d. -f1 | sort -n | tail -n 1
+}
+
+# wait_last PATTERN SECS: 0 once the guest's latest balloon-watch line matches.
+wait_last() {
+	local i=0
+	while [ "$i" -lt $(($2 * 10)) ]; do
+		grep "mv-guest: t=" "$OUT" | tail -n 1 | grep -q -E "$1" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# wait_for PATTERN FILE SECS: 0 once PATTERN shows up in FILE.
+wait_for() {
+	local i=0
+	while [ "$i" -lt $(($3 * 10)) ]; do
+		grep -q -E "$1" "$2" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+run_test() {
+	local name=$1
+	if [ -n "$FILTER" ] && [[ $name != *$FILTER* ]]; then
+		return
+	fi
+	: >"$WORK/expect.log"
+	: >"$OUT"
+	: >"$ERR"
+	rm -f "$STATS"
+	FAILED=0
+	RC=0
+	local t0=$SECONDS
+	"$name" 2>>"$WORK/expect.log"
+	if [ "$FAILED" -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "ok - $name ($((SECONDS - t0)) s)"
+	else
+		fail=$((fail + 1))
+		failed_names+=("$name")
+		echo "not ok - $name (exit $RC)"
+		cat "$WORK/expect.log"
+		sed 's/^/    stdout: /' "$OUT" | tail -n 25
+		sed 's/^/    stderr: /' "$ERR" | tail -n 15
+	fi
+}
+
+LX=(--kernel "$KERNEL" --initrd "$INITRD")
+
+t_linux_boots_to_init_and_powers_off() {
+	linux 300 --mem 256M "${LX[@]}" --append "console=ttyS0 mv.run=report"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "Linux version" "$OUT"'
+	expect 'grep -q "mv-guest: init " "$OUT"'
+	expect 'grep -q "mv-guest: done rc=0" "$OUT"'
+	expect 'grep -q "the guest powered off (ACPI S5)" "$ERR"'
+	# All of RAM but the kernel's own share: between 180 and 256 MiB.
+	expect '[ "$(guest memtotal_kb)" -gt 184320 ] && [ "$(guest memtotal_kb)" -le 262144 ]'
+	# The console is a 16550A with its interrupt, found by ACPI-era probing.
+	expect 'grep -q "ttyS0 at I/O 0x3f8 (irq = 4.*16550A" "$OUT"'
+	expect '! grep -q -i "ACPI Error\|ACPI BIOS Error" "$OUT"'
+}
+
+t_linux_virtio_balloon_binds_our_device() {
+	linux 300 --mem 256M "${LX[@]}" --append "console=ttyS0 mv.run=report"
+	expect '[ "$RC" -eq 0 ]'
+	expect '[ "$(guest virtio_devices)" = "virtio0:0x0005" ]'
+	expect '[ "$(guest balloon_bound)" = 1 ]'
+	expect 'grep -q "Free page reporting enabled" "$OUT"'
+	expect 'grep -q "PCI0\]\|PNP0A03" "$OUT"'
+}
+
+# The target from the control socket: MemFree drops by it, the host's
+# mctlsz_mb rises to it, deflating gives it back; the guest's stats arrive.
+t_linux_balloon_follows_its_target() {
+	local sock=$WORK/ctl.sock before during after
+	timeout -s KILL 400 "$VMM" run --control "$sock" --stats "$STATS" --balloon-stats 1 \
+		--vm "name=lx,mem=256M,kernel=$KERNEL,initrd=$INITRD" \
+		--append "console=ttyS0 quiet mv.run=balloon-watch mv.secs=200" >"$OUT" 2>"$ERR" &
+	local pid=$!
+	expect 'wait_for "mv-guest: t=3 " "$OUT" 200' || { kill -KILL $pid; wait; return; }
+	before=$(guest memfree_kb)
+	"$VMMCTL" --control "$sock" balloon lx 64M >/dev/null
+	expect 'wait_last "balloon_pages=16384" 60'
+	sleep 2
+	during=$(guest memfree_kb)
+	expect '[ "$(stat mctlsz_mb)" -ge 63 ] && [ "$(stat mctlsz_mb)" -le 64 ]'
+	expect '[ $((before - during)) -ge $((60 * 1024)) ] && [ $((before - during)) -le $((70 * 1024)) ]'
+	expect 'grep -q "\"guest_free_mb\"" "$STATS"'
+	expect 'grep -q "\"guest_total_mb\"" "$STATS"'
+	"$VMMCTL" --control "$sock" balloon lx 0 >/dev/null
+	expect 'wait_last "balloon_pages=0\$" 60'
+	sleep 3
+	after=$(guest memfree_kb)
+	expect '[ "$(stat mctlsz_mb)" -eq 0 ]'
+	expect '[ $((before - after)) -le $((6 * 1024)) ]'
+	echo "    memfree before $before kB, inflated $during kB, deflated $after kB" >&2
+	kill -TERM $pid
+	wait $pid
+	RC=$?
+	expect '[ "$RC" -eq 143 ]'
+}
+
+# A large allocation freed in the guest comes back to the host by free page reporting.
+t_linux_free_page_reporting_releases_memory() {
+	linux 400 --stats "$STATS" --vm "name=lx,mem=512M,kernel=$KERNEL,initrd=$INITRD" \
+		--append "console=ttyS0 quiet mv.run=memstress -- workload=verify size=256M seed=3 passes=1 mv.after=12"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "RESULT workload=verify .*bad_pages=0" "$OUT"'
+	# Pages the guest reported free, taken back by the host.
+	expect '[ "$(stat_max reported_mb)" -ge 128 ]'
+	echo "    reported_mb at most: $(stat_max reported_mb)" >&2
+}
+
+t_linux_reboot_ends_the_vm() {
+	linux 300 --mem 256M "${LX[@]}" --append "console=ttyS0 quiet mv.run=reboot"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "the guest rebooted (ACPI reset register)" "$ERR"'
+}
+
+t_linux_panic_is_reported() {
+	linux 300 --mem 256M "${LX[@]}" --append "console=ttyS0 quiet mv.run=panic"
+	expect '[ "$RC" -eq 70 ]'
+	expect 'grep -q "the guest kernel panicked: sysrq triggered crash" "$ERR"'
+}
+
+t_linux_two_vcpus() {
+	linux 300 --vm "name=lx,mem=256M,vcpus=2,kernel=$KERNEL,initrd=$INITRD" --append "console=ttyS0 mv.run=report"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "smp: Brought up 1 node, 2 CPUs" "$OUT"'
+	expect 'grep -q "mv-guest: done rc=0" "$OUT"'
+}
+
+# Overcommitted: more guest memory touched than the host budget; swap takes
+# the rest and every byte comes back.
+t_linux_overcommitted_swaps_and_loses_nothing() {
+	linux 300 --host-mem 160M --stats "$STATS" --vm "name=lx,mem=320M,kernel=$KERNEL,initrd=$INITRD" \
+		--append "console=ttyS0 quiet mv.run=memstress -- workload=verify size=200M seed=5 passes=2"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "RESULT workload=verify .*bad_pages=0" "$OUT"'
+	expect 'grep -q "vmm: lx: .*exited with code 0\|lx: exited with code 0" "$ERR"'
+	expect '[ "$(stat_max swcur_mb)" -gt 0 ] || [ "$(stat_max zip_mb)" -gt 0 ]'
+	echo "    swapped at most $(stat_max swcur_mb) MiB, compressed at most $(stat_max zip_mb) MiB" >&2
+}
+
+# Our own test guest with its ring 0 run by real SVM, not emulated.
+t_test_guest_on_real_svm() {
+	linux 120 --mem 64M --append "workload=hello"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "RESULT workload=hello" "$OUT"'
+	linux 300 --host-mem 96M --mem 192M --append "workload=verify size=150M seed=2 passes=2"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "RESULT workload=verify .*bad_pages=0" "$OUT"'
+	linux 300 --vm name=a,mem=128M,vcpus=2 --append "workload=balloon" --vm name=b,mem=64M --append "workload=hello"
+	expect '[ "$RC" -eq 0 ]'
+}
+
+echo "kvm tests in $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, /dev/kvm from $(lsmod 2>/dev/null | grep -o '^kvm_[a-z]*' | head -n 1)"
+for t in t_linux_boots_to_init_and_powers_off t_linux_virtio_balloon_binds_our_device \
+	 t_linux_balloon_follows_its_target t_linux_free_page_reporting_releases_memory \
+	 t_linux_reboot_ends_the_vm t_linux_panic_is_reported t_linux_two_vcpus \
+	 t_linux_overcommitted_swaps_and_loses_nothing t_test_guest_on_real_svm; do
+	run_test "$t"
+done
+echo "kvm tests: $pass passed, $fail failed${failed_names[*]:+ (${failed_names[*]})}"
+[ "$fail" -eq 0 ]
