@@ -16,6 +16,8 @@
 #                            `mv.run=memstress -- ARGS` keeps ARGS out of init's env)
 #   mv.run=balloon-watch     MemTotal/MemFree every second for mv.secs=N (default 10)
 #   mv.run=reboot            reboot -f at once
+#   mv.run=panic             crash the kernel on purpose (sysrq c)
+#   mv.after=N               after the run, stay up N seconds more, then MemFree again
 # then prints `mv-guest: done rc=N` and powers off (poweroff -f). Every line it
 # prints starts with `mv-guest: ` and is `key=value` pairs.
 #
@@ -255,11 +257,12 @@ say "modules=$loaded"
 # mv.run=MODE takes every later word as its arguments (but mv.*= words and a
 # lone `--`); mv.secs=N for balloon-watch.
 set -f
-run=report secs=10 args= after=0
+run=report secs=10 args= after=0 linger=0
 for w in $(cat /proc/cmdline); do
 	case $w in
 	mv.run=*) run=${w#mv.run=}; after=1 ;;
 	mv.secs=*) secs=${w#mv.secs=} ;;
+	mv.after=*) linger=${w#mv.after=} ;;
 	mv.*=*) ;;
 	--) ;;
 	*) [ $after = 1 ] && args="$args $w" ;;
@@ -321,8 +324,17 @@ reboot)
 	say "done rc=0"
 	reboot -f
 	sleep 1000000 ;;
+panic)
+	say "panicking on purpose (sysrq c)"
+	echo c >/proc/sysrq-trigger
+	sleep 1000000 ;;
 *) say "error=\"unknown mv.run=$run\""; rc=2 ;;
 esac
+# mv.after=N: stay up N seconds more (free page reporting, the balloon), then report again.
+if [ "$linger" -gt 0 ] 2>/dev/null; then
+	sleep "$linger"
+	say "after=$linger memfree_kb=$(meminfo MemFree)"
+fi
 say "done rc=$rc"
 poweroff -f
 sleep 1000000
