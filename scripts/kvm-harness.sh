@@ -248,12 +248,17 @@ log "booting L1 (TCG, $MEM MiB, timeout ${TIMEOUT}s): $CMD"
 t0=$(date +%s.%N)
 set +e
 if [ "$VERBOSE" = 1 ]; then show='{ print; fflush() }'; else show='!on && (i = index($0, "kvm-harness: L1 up")) { on = 1; $0 = substr($0, i) } on { print; fflush() }'; fi
-stdin=/dev/null tmo=(-k 10)
-if [ -e "$RUN/root/work/.kvm-harness/interactive" ]; then stdin=/dev/stdin tmo=(--foreground); fi
-timeout "${tmo[@]}" "$TIMEOUT" "$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nographic -no-reboot \
-	-nic none "${disk[@]}" -kernel build/linux/vmlinuz -initrd "$RUN/initrd" -append "$append" <"$stdin" 2>&1 |
-	tr -d '\r' | tee "$LOGF" | awk "$show"
-qrc=${PIPESTATUS[0]}
+qemu=("$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nographic -no-reboot
+      -nic none "${disk[@]}" -kernel build/linux/vmlinuz -initrd "$RUN/initrd" -append "$append")
+if [ -e "$RUN/root/work/.kvm-harness/interactive" ]; then
+	# Straight to the terminal through tee alone: tr and awk would hold a prompt back until a newline.
+	timeout --foreground "$TIMEOUT" "${qemu[@]}" 2>&1 | tee "$LOGF"
+	qrc=${PIPESTATUS[0]}
+	sed -i 's/\r$//' "$LOGF"
+else
+	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$LOGF" | awk "$show"
+	qrc=${PIPESTATUS[0]}
+fi
 set -e
 t1=$(date +%s.%N)
 wall=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
