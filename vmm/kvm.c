@@ -114,6 +114,15 @@ int kvm_vm_create(struct kvm_sys *kvm, int *vm_fd, char *err, size_t errlen)
 		close(fd);
 		return ERR("KVM_SET_TSS_ADDR: %s", strerror(e));
 	}
+	/* VMX's identity-map page for unpaged guest modes, just below the TSS (also VMX only). */
+	if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		uint64_t idmap = 0xfffbc000ULL;
+		if (ioctl(fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+			int e = errno;
+			close(fd);
+			return ERR("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(e));
+		}
+	}
 	/*
 	 * The in-kernel irqchip (PIC, IOAPIC, LAPIC): a device raises its INTx
 	 * line with KVM_IRQ_LINE from any thread, and the guest's PIC or IOAPIC
