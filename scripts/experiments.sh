@@ -117,7 +117,7 @@ out, stats, disk, x, host = sys.argv[1:6]
 res = [l for l in open(out) if "RESULT workload=oltp" in l]
 tps = sum(int(re.search(r"txn_per_s=(\d+)", l).group(1)) for l in res)
 bad = sum(int(re.search(r"bad_pages=(\d+)", l).group(1)) for l in res)
-rows = [json.loads(l) for l in open(stats)]
+rows = [json.loads(l) for l in open(stats) if l.rstrip().endswith("}")]  # a killed VMM leaves a cut line
 host_rows = [r for r in rows if r.get("host") and r.get("vms_running") == 5]
 ts = sorted({r["t"] for r in host_rows})
 late = set(ts[len(ts) // 2:])          # the second half: after the VMs settled
@@ -206,7 +206,7 @@ out, stats, x, host = sys.argv[1:5]
 res = [l for l in open(out) if "RESULT workload=vdi" in l]
 get = lambda k: [int(re.search(k + r"=(\d+)", l).group(1)) for l in res]
 p95 = get("p95_us")
-rows = [json.loads(l) for l in open(stats)]
+rows = [json.loads(l) for l in open(stats) if l.rstrip().endswith("}")]  # a killed VMM leaves a cut line
 ts = sorted({r["t"] for r in rows if r.get("host") and r.get("vms_running") == 15})
 late = set(ts[len(ts) // 2:])
 def mean_sum(key):
@@ -278,7 +278,7 @@ import json, re, sys
 out, stats, tech, prev = sys.argv[1:5]
 res = [l for l in open(out) if "RESULT workload=oltp" in l]
 get = lambda k: [int(re.search(k + r"=(\d+)", l).group(1)) for l in res]
-rows = [json.loads(l) for l in open(stats)]
+rows = [json.loads(l) for l in open(stats) if l.rstrip().endswith("}")]  # a killed VMM leaves a cut line
 ts = sorted({r["t"] for r in rows if r.get("host") and r.get("vms_running") == 4})
 late = set(ts[len(ts) // 2:])
 def mean_sum(key):
