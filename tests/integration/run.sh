@@ -13,9 +13,6 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-pass=0
-fail=0
-failed_names=()
 OUT=$WORK/out
 ERR=$WORK/err
 RC=0
@@ -33,7 +30,7 @@ vmm() {
 }
 
 # A sanitizer report anywhere fails the test that produced it.
-clean_stderr() {
+test_clean() {
 	! grep -q -E 'Sanitizer|runtime error:' "$ERR"
 }
 
@@ -42,41 +39,7 @@ result() {
 	grep -E "^\[$1\] RESULT " "$OUT" | head -n1 | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-# expect CONDITION: records a failure of the running test and goes on, so
-# one run shows every broken expectation (set -e does not hold inside an
-# `if`, so failures are counted, not trapped).
-FAILED=0
-expect() {
-	if ! eval "$1"; then
-		echo "    expected: $1" >&2
-		FAILED=1
-		return 1
-	fi
-}
-
-run_test() {
-	local name=$1
-	if [ -n "$FILTER" ] && [[ $name != *$FILTER* ]]; then
-		return
-	fi
-	: >"$WORK/expect.log"
-	FAILED=0
-	RC=0
-	: >"$OUT"
-	: >"$ERR"
-	"$name" 2>>"$WORK/expect.log"
-	if [ "$FAILED" -eq 0 ] && clean_stderr; then
-		pass=$((pass + 1))
-		echo "ok - $name"
-	else
-		fail=$((fail + 1))
-		failed_names+=("$name")
-		echo "not ok - $name (exit $RC)"
-		cat "$WORK/expect.log"
-		sed 's/^/    stdout: /' "$OUT" | tail -n 15
-		sed 's/^/    stderr: /' "$ERR" | tail -n 15
-	fi
-}
+. "$ROOT/tests/lib/runner.sh"
 
 # ---- the control socket -------------------------------------------------------
 

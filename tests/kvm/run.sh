@@ -18,10 +18,6 @@ trap 'rm -rf "$WORK"' EXIT
 OUT=$WORK/out
 ERR=$WORK/err
 STATS=$WORK/stats.jsonl
-RC=0
-pass=0
-fail=0
-failed_names=()
 
 for f in /dev/kvm "$VMM" "$KERNEL" "$INITRD"; do
 	if [ ! -e "$f" ]; then
@@ -31,14 +27,8 @@ for f in /dev/kvm "$VMM" "$KERNEL" "$INITRD"; do
 	fi
 done
 
-FAILED=0
-expect() {
-	if ! eval "$1"; then
-		echo "    expected: $1" >&2
-		FAILED=1
-		return 1
-	fi
-}
+TAIL_LINES=25
+. "$ROOT/tests/lib/runner.sh"
 
 # linux SECS ARGS...: boot the Linux guest with a time bound; sets RC, OUT, ERR.
 linux() {
@@ -83,32 +73,6 @@ wait_for() {
 		i=$((i + 1))
 	done
 	return 1
-}
-
-run_test() {
-	local name=$1
-	if [ -n "$FILTER" ] && [[ $name != *$FILTER* ]]; then
-		return
-	fi
-	: >"$WORK/expect.log"
-	: >"$OUT"
-	: >"$ERR"
-	rm -f "$STATS"
-	FAILED=0
-	RC=0
-	local t0=$SECONDS
-	"$name" 2>>"$WORK/expect.log"
-	if [ "$FAILED" -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok - $name ($((SECONDS - t0)) s)"
-	else
-		fail=$((fail + 1))
-		failed_names+=("$name")
-		echo "not ok - $name (exit $RC)"
-		cat "$WORK/expect.log"
-		sed 's/^/    stdout: /' "$OUT" | tail -n 25
-		sed 's/^/    stderr: /' "$ERR" | tail -n 15
-	fi
 }
 
 LX=(--kernel "$KERNEL" --initrd "$INITRD")
