@@ -410,7 +410,16 @@ static int ready(struct guest_mem *gm, uint32_t p, int write)
 
 	if (write && s == GM_SHARED)
 		gm_break_share(gm, p);
-	else if (write && (s == GM_EVICTING || s == GM_MERGING))
+	else if (s == GM_ZERO && (write || (gm->state[p] & GM_SAMPLE))) {
+		/*
+		 * Sampling unmaps a zero page, and a write would make one data
+		 * that the state still calls zero: serve it as a fault does, so
+		 * our memcpy never faults under our own lock and the page is
+		 * PRESENT once written.
+		 */
+		serve(gm, p, s, write);
+		return 0;
+	} else if (write && (s == GM_EVICTING || s == GM_MERGING))
 		gm_set_state(gm, p, GM_PRESENT, GM_REF);
 	else if (s != GM_PRESENT && s != GM_ZERO && s != GM_KSWAPPED && s != GM_EVICTING && s != GM_SHARED &&
 		 s != GM_MERGING) {
@@ -668,6 +677,14 @@ void guest_mem_sample(struct guest_mem *gm)
 			}
 			gm_set_state(gm, p, GM_SAMPLED, 0);
 		} else if (s == GM_ZERO) {
+			uint64_t e = 0;
+			/* Written since reconcile looked (the zero page got a private copy): data, not a sample. */
+			if (!gm->zero_pfn || pagemap_read(gm->pagemap_fd, page(gm, p), 1, &e) ||
+			    ((e & PM_PRESENT) && (e & PM_PFN_MASK) != gm->zero_pfn)) {
+				if (gm->zero_pfn && (e & PM_PRESENT))
+					gm_set_state(gm, p, GM_PRESENT, GM_REF);
+				continue;
+			}
 			madvise(page(gm, p), GM_PAGE, MADV_DONTNEED);
 		}
 		gm->state[p] |= GM_SAMPLE;
