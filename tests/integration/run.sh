@@ -765,9 +765,10 @@ t_limit_holds_without_a_driver() {
 import json, sys
 run = [json.loads(l) for l in open(sys.argv[1])]
 run = [r for r in run if r.get("vm") == "vm0"]
-assert run and max(r["swcur_mb"] + r["zip_mb"] for r in run) >= 25, run
-# Swap-ins between two steps of the host thread may lift it a little.
+# Swap-ins between two steps of the host thread may lift it a little...
 assert all(r["consumed_mb"] <= 64 + 12 for r in run), run
+# ...so at least 96 - (64 + 12) MiB of what it wrote is out (24.9 was seen once, at 25 asked).
+assert run and max(r["swcur_mb"] + r["zip_mb"] for r in run) >= 20, run
 PY'
 }
 
