@@ -14,12 +14,23 @@
  * doubles the window, up to the prefetch limit; any other fault starts
  * over at one page, so random access reads no page it did not ask for.
  */
+#define SWAPIN_LIMIT_WINDOW 16
+
 unsigned gm_swapin_window(struct guest_mem *gm, uint32_t p)
 {
 	if (p >= gm->ra_next && p - gm->ra_next <= gm->ra_win)
 		gm->ra_win = gm->ra_win * 2 > gm->prefetch ? gm->prefetch : gm->ra_win * 2;
 	else
 		gm->ra_win = 1;
+	/* At its limit a VM's window holds what is left under it, 16 pages at
+	 * least: its swap-ins then go no faster than the host's thread can
+	 * push pages out, and the limit holds. */
+	if (gm->limit && held_pages(gm) + gm->ra_win > gm->limit) {
+		uint64_t room = gm->limit > held_pages(gm) ? gm->limit - held_pages(gm) : 0;
+		unsigned cap = room > SWAPIN_LIMIT_WINDOW ? (unsigned)room : SWAPIN_LIMIT_WINDOW;
+
+		return gm->ra_win < cap ? gm->ra_win : cap;
+	}
 	return gm->ra_win;
 }
 
@@ -94,6 +105,10 @@ static void start_ahead(struct guest_mem *gm, uint32_t q)
 	uint32_t n;
 
 	if (gm->ahead_n || q >= gm->npages || st(gm, q) != GM_SWAPPED)
+		return;
+	/* At its limit a VM gets what it faults on, not a stream of pages
+	 * that the host's thread would have to push out again. */
+	if (gm->limit && held_pages(gm) + gm->prefetch > gm->limit)
 		return;
 	n = slot_run(gm, q, gm->prefetch);
 	if (swapfile_read_start(gm->swap, gm->slot[q], n, gm->ahead_buf))

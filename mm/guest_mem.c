@@ -170,7 +170,11 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 			return ERR("emptying the guest RAM memfd: %s", strerror(errno));
 	}
 	gm->sample_idx = calloc(gm->nsample, sizeof(uint32_t));
-	gm->zero_buf = gm_alloc_pages(gm->fault_around);
+	/* Read-only and never written, so it is the kernel's zero page and costs no memory. */
+	gm->zero_buf = mmap(NULL, (size_t)GM_FAULT_AROUND_MAX * GM_PAGE, PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (gm->zero_buf == MAP_FAILED)
+		gm->zero_buf = NULL;
 	gm->io_buf = gm_alloc_pages(gm->prefetch);
 	gm->ahead_buf = gm_alloc_pages(gm->prefetch);
 	gm->stage = gm_alloc_pages(SWAP_BATCH_MAX);
@@ -226,23 +230,80 @@ void gm_fail(struct guest_mem *gm, const char *msg)
 		gm_log(gm, "%s", msg);
 }
 
+/*
+ * Which pages [*lo, *hi) around p a first-touch fault may fill.  A guest
+ * that fills memory in order, upwards (a kernel zeroing its page
+ * structures, unpacking an initramfs) or downwards (a bzImage moving
+ * itself to the top of its buffer with a backward copy), would otherwise
+ * pay a round trip per fault_around pages, or per page going down.  As
+ * swap-in readahead does, a fault at the page just past the last window,
+ * on either side, doubles it, up to GM_FAULT_AROUND_MAX.  Grown windows
+ * end on a boundary of their own size, so a guest that fills an aligned
+ * range gets no page beyond it; and they are taken only while the host
+ * stays in the high state and the VM inside its limit (a fast guest would
+ * otherwise run past the limit before the host's thread looks), where a
+ * few unused zeroed pages cost nothing that sharing's zero scan does not
+ * take back.
+ */
+/* Room for win more pages: the host stays high, the VM inside its limit and any revoked target. */
+static int may_grow(struct guest_mem *gm, unsigned win)
+{
+	uint64_t held = held_pages(gm) + win;
+
+	if (gm->limit && held > gm->limit)
+		return 0;
+	if (gm->revoked && held > gm->sztgt)
+		return 0;
+	return !gm->host || mm_host_roomy(gm->host, win);
+}
+
+static void first_touch_window(struct guest_mem *gm, uint32_t p, uint32_t *lo, uint32_t *hi)
+{
+	int up = p == gm->ft_hi, down = p + 1 == gm->ft_lo;
+	unsigned win = gm->fault_around;
+	uint64_t end = (uint64_t)p + win;
+
+	if ((up || down) && gm->ft_win >= gm->fault_around) {
+		win = gm->ft_win * 2 > GM_FAULT_AROUND_MAX ? GM_FAULT_AROUND_MAX : gm->ft_win * 2;
+		if (!may_grow(gm, win))
+			win = gm->fault_around;
+	}
+	*lo = p;
+	if (win > gm->fault_around && down) {
+		*lo = p / win * win;
+		end = (uint64_t)p + 1;
+	} else if (win > gm->fault_around) {
+		end = ((uint64_t)p / win + 1) * win;
+	}
+	*hi = (uint32_t)(end < gm->npages ? end : gm->npages);
+	gm->ft_win = win;
+}
+
+static int untouched(const struct guest_mem *gm, uint32_t p)
+{
+	return st(gm, p) == GM_UNTOUCHED && !(gm->state[p] & GM_SAMPLE);
+}
+
 /* First touch: zero page for a read, zeroed host pages for a write. */
 static void fault_untouched(struct guest_mem *gm, uint32_t p, int write)
 {
-	uint32_t run = 1;
+	uint32_t lo, hi, a = p, b = p + 1;
 	int rc;
 
-	while (run < gm->fault_around && p + run < gm->npages &&
-	       st(gm, p + run) == GM_UNTOUCHED && !(gm->state[p + run] & GM_SAMPLE))
-		run++;
+	first_touch_window(gm, p, &lo, &hi);
+	while (a > lo && untouched(gm, a - 1))
+		a--;
+	while (b < hi && untouched(gm, b))
+		b++;
 	if (write)
-		rc = uffd_copy(gm->uffd.fd, page(gm, p), gm->zero_buf, (size_t)run * GM_PAGE, 0);
+		rc = uffd_copy(gm->uffd.fd, page(gm, a), gm->zero_buf, (size_t)(b - a) * GM_PAGE, 0);
 	else
-		rc = uffd_zeropage(gm->uffd.fd, page(gm, p), (size_t)run * GM_PAGE, 0);
+		rc = uffd_zeropage(gm->uffd.fd, page(gm, a), (size_t)(b - a) * GM_PAGE, 0);
 	if (rc == -EEXIST) {
 		/* Someone (the kernel, for the VMM's own write) mapped it: just go on. */
 		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
-		run = 1;
+		a = p;
+		b = p + 1;
 	} else if (rc) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "cannot map a first-touch page at gpa 0x%llx: %s",
@@ -250,9 +311,11 @@ static void fault_untouched(struct guest_mem *gm, uint32_t p, int write)
 		gm_fail(gm, msg);
 		return;
 	}
-	for (uint32_t i = 0; i < run; i++)
-		gm_set_state(gm, p + i, write ? GM_PRESENT : GM_ZERO, i == 0 ? GM_REF : 0);
-	gm->n_mapped += run;
+	gm->ft_lo = a;
+	gm->ft_hi = b;
+	for (uint32_t i = a; i < b; i++)
+		gm_set_state(gm, i, write ? GM_PRESENT : GM_ZERO, i == p ? GM_REF : 0);
+	gm->n_mapped += b - a;
 }
 
 static void fault_sampled(struct guest_mem *gm, uint32_t p)
@@ -372,10 +435,15 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 	if (gm->host && ((s == GM_UNTOUCHED || s == GM_ZERO || s == GM_BALLOONED) ? write :
 			 (s == GM_SWAPPED || s == GM_READING || s == GM_SAMPLED || s == GM_ZIPPED ||
 			  s == GM_SAME))) {
+		unsigned n = s == GM_SWAPPED || s == GM_READING ? gm->prefetch :
+			     s == GM_UNTOUCHED || s == GM_ZERO ? gm->fault_around : 1;
+		/* Past its limit, the VM's pages go now, not at the host thread's next period. */
+		int over = gm->limit && held_pages(gm) + n > gm->limit;
+
 		pthread_mutex_unlock(&gm->lock);
-		mm_host_gate(gm->host, s == GM_SWAPPED || s == GM_READING ? gm->prefetch :
-			     s == GM_UNTOUCHED || s == GM_ZERO ? gm->fault_around : 1,
-			     &gm->stopping);
+		if (over)
+			mm_host_kick(gm->host);
+		mm_host_gate(gm->host, n, &gm->stopping);
 		pthread_mutex_lock(&gm->lock);
 		s = st(gm, p);
 	}
@@ -564,7 +632,7 @@ void guest_mem_destroy(struct guest_mem *gm)
 	free(gm->phash);
 	gm->phash = NULL;
 	free(gm->sample_idx);
-	gm_free_pages(gm->zero_buf, gm->fault_around);
+	gm_free_pages(gm->zero_buf, GM_FAULT_AROUND_MAX);
 	gm_free_pages(gm->io_buf, gm->prefetch);
 	gm_free_pages(gm->ahead_buf, gm->prefetch);
 	gm_free_pages(gm->stage, SWAP_BATCH_MAX);
@@ -791,7 +859,7 @@ static uint64_t meta_bytes(const struct guest_mem *gm)
 
 static uint64_t buffer_bytes(const struct guest_mem *gm)
 {
-	return ((uint64_t)gm->fault_around + 2ULL * gm->prefetch + SWAP_BATCH_MAX + gm->nsample +
+	return (2ULL * gm->prefetch + SWAP_BATCH_MAX + gm->nsample +
 		(gm->zip ? SWAP_BATCH_MAX + gm->prefetch : 0)) * GM_PAGE;
 }
 

@@ -60,7 +60,8 @@ struct guest_mem_config {
 	uint64_t size;               /* bytes, a multiple of 4 KiB */
 	const char *swap_dir;
 	uint32_t swap_max_pages;     /* 0: as many as the VM has */
-	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64) */
+	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64); the
+				      * window grows on sequential faults (GM_FAULT_AROUND_MAX) */
 	unsigned prefetch;           /* most swapped pages read per swap-in fault (1-SWAP_READ_MAX) */
 	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
@@ -84,6 +85,10 @@ struct guest_mem_config {
 #define GM_ZIP_THRESHOLD_MAX     ZPOOL_MAX_DATA
 
 #define GM_DEFAULT_FAULT_AROUND 16
+/* A run of first-touch faults, each at the page just past the last one's
+ * window (above or below), doubles the window up to this (2 MiB) while the
+ * host is in the high state. */
+#define GM_FAULT_AROUND_MAX     512
 #define GM_DEFAULT_PREFETCH     128
 #define GM_DEFAULT_SAMPLE_PAGES 100
 
@@ -132,7 +137,9 @@ struct guest_mem {
 	int stop_fd;                 /* eventfd: ends the fault thread */
 	atomic_int stopping;         /* the VM is ending: never wait in the gate */
 
-	uint8_t *zero_buf;           /* fault_around zero pages */
+	uint8_t *zero_buf;           /* GM_FAULT_AROUND_MAX pages, read-only: the kernel's zero page */
+	uint32_t ft_lo, ft_hi;       /* the last first-touch window's pages [ft_lo, ft_hi) */
+	unsigned ft_win;             /* that window's size, before it was cut short */
 	uint8_t *io_buf;             /* prefetch pages, for swap-in */
 	int io_busy;                 /* a thread is reading into io_buf, unlocked */
 	pthread_cond_t io_cond;      /* io_busy cleared, or pages left "reading" */

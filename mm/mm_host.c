@@ -391,6 +391,21 @@ void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
 	pthread_mutex_unlock(&h->lock);
 }
 
+int mm_host_roomy(struct mm_host *h, unsigned pages)
+{
+	uint64_t free = free_now(h), need = (uint64_t)pages * GM_PAGE;
+
+	return free >= need && free - need >= h->ms.enter[MEM_SOFT] && h->ms.state == MEM_HIGH;
+}
+
+void mm_host_kick(struct mm_host *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->kick = 1;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
 void mm_host_wake(struct mm_host *h)
 {
 	pthread_mutex_lock(&h->lock);

@@ -82,6 +82,12 @@ void mm_host_destroy(struct mm_host *h);
  */
 void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel);
 
+/* Whether `pages` more host pages would still leave the host in the high state. */
+int mm_host_roomy(struct mm_host *h, unsigned pages);
+
+/* Have the host's thread look now (a VM went past its limit). */
+void mm_host_kick(struct mm_host *h);
+
 /* Wake faults waiting in the gate, to look at their cancel flag again. */
 void mm_host_wake(struct mm_host *h);
 

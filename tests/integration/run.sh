@@ -765,10 +765,11 @@ t_limit_holds_without_a_driver() {
 import json, sys
 run = [json.loads(l) for l in open(sys.argv[1])]
 run = [r for r in run if r.get("vm") == "vm0"]
-# Swap-ins between two steps of the host thread may lift it a little...
-assert all(r["consumed_mb"] <= 64 + 12 for r in run), run
-# ...so at least 96 - (64 + 12) MiB of what it wrote is out (24.9 was seen once, at 25 asked).
-assert run and max(r["swcur_mb"] + r["zip_mb"] for r in run) >= 20, run
+# At its limit a fault brings in 16 pages at most, and kicks the host
+# thread: a few MiB over at any moment (64.12 the most seen in 5 runs)...
+assert all(r["consumed_mb"] <= 64 + 4 for r in run), run
+# ...so at least 96 - (64 + 4) MiB of what it wrote is out.
+assert run and max(r["swcur_mb"] + r["zip_mb"] for r in run) >= 28, run
 PY'
 }
 

@@ -150,6 +150,43 @@ START_TEST(writes_consume_and_match_the_kernel)
 }
 END_TEST
 
+/* An in-order fill, upwards or downwards, doubles the first-touch window; a strided one keeps it. */
+START_TEST(sequential_first_touches_grow_the_window)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	uint64_t n0;
+
+	region_open(&r, 32 * MIB);
+	/* Pages 0-2047 in order: windows of 4, 4, 8, 16 ... 512, 512, 512,
+	 * each ending on a boundary of its size, so nothing past 8 MiB is mapped. */
+	for (uint32_t p = 0; p < 2048; p++)
+		r.ram[(size_t)p * PG] = 1;
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.faults[GM_FAULT_ZERO], 11);
+	ck_assert_uint_eq(s.consumed, 8 * MIB);
+	/* Every 8th page of the next 8 MiB, from its 4th: no fault lands next
+	 * to the last window, so each maps fault_around (4) pages. */
+	n0 = s.faults[GM_FAULT_ZERO];
+	for (uint32_t p = 2048 + 3; p < 4096; p += 8)
+		r.ram[(size_t)p * PG] = 1;
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.faults[GM_FAULT_ZERO] - n0, 256);
+	ck_assert_uint_eq(s.consumed, 8 * MIB + 256ULL * 4 * PG);
+	/* Pages 8191 down to 4096 (a backward copy): the last page alone, then
+	 * windows of 7, 8, 16 ... 256, and 512 seven times, each starting on a
+	 * boundary of its size. */
+	n0 = s.faults[GM_FAULT_ZERO];
+	for (uint32_t p = 8191; p >= 4096; p--)
+		r.ram[(size_t)p * PG] = 1;
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.faults[GM_FAULT_ZERO] - n0, 15);
+	ck_assert_uint_eq(s.consumed, 8 * MIB + 256ULL * 4 * PG + 16 * MIB);
+	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
+	region_close(&r);
+}
+END_TEST
+
 START_TEST(swap_out_and_in_keeps_every_byte)
 {
 	struct region r;
@@ -257,30 +294,32 @@ START_TEST(compressible_pages_stay_in_the_cache)
 	fill_text(r.ram, 0, 1024);
 	fill(r.ram, 1024, 1024, 9);                       /* random: incompressible */
 	memset(r.ram + 2048ULL * PG, 0, 1024ULL * PG);    /* zero-filled */
-	for (uint32_t p = 3072; p < 3072 + 16; p++)       /* one word repeated */
+	/* One word repeated; up to an aligned 2 MiB, as the grown first-touch
+	 * window maps (a shorter fill would leave zeroed pages beyond it). */
+	for (uint32_t p = 3072; p < 3072 + 512; p++)
 		for (uint32_t w = 0; w < PG / 4; w++)
 			((uint32_t *)(r.ram + (size_t)p * PG))[w] = 0x5a5a0000u + p;
-	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, (3072ULL + 16) * PG), 3072 + 16);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, (3072ULL + 512) * PG), 3072 + 512);
 	guest_mem_get_stats(&r.gm, &s);
 	ck_assert_uint_eq(s.zip_pages, 1024);
-	ck_assert_uint_eq(s.same_pages, 1024 + 16);
+	ck_assert_uint_eq(s.same_pages, 1024 + 512);
 	ck_assert_uint_eq(s.swapped, 1024ULL * PG);       /* only the random ones */
 	ck_assert_uint_eq(s.consumed, 0);
 	/* Text shrinks well below half a page; the chunks hold at most the data plus rounding. */
 	ck_assert_uint_lt(s.zip_data_bytes, 1024ULL * PG / 2);
 	ck_assert_uint_le(s.zip_bytes, s.zip_data_bytes + 1024ULL * 64 + 2 * ZPOOL_CHUNK);
-	ck_assert_uint_eq(s.zipped, 1024 + 1024 + 16);
+	ck_assert_uint_eq(s.zipped, 1024 + 1024 + 512);
 
 	ck_assert_uint_eq(bad_text_pages(r.ram, 0, 1024), 0);
 	ck_assert_uint_eq(bad_pages(r.ram, 1024, 1024, 9), 0);
 	for (uint32_t p = 2048; p < 3072; p++)
 		ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + (size_t)p * PG + 8), 0);
-	for (uint32_t p = 3072; p < 3072 + 16; p++)
+	for (uint32_t p = 3072; p < 3072 + 512; p++)
 		ck_assert_uint_eq(((uint32_t *)(r.ram + (size_t)p * PG))[PG / 4 - 1], 0x5a5a0000u + p);
 	guest_mem_get_stats(&r.gm, &s);
 	ck_assert_uint_eq(s.zip_pages + s.same_pages, 0);
 	ck_assert_uint_eq(s.zip_bytes, 0);                /* every chunk given back */
-	ck_assert_uint_eq(s.unzipped, 1024 + 1024 + 16);
+	ck_assert_uint_eq(s.unzipped, 1024 + 1024 + 512);
 	/* Zero-filled pages read back as the shared zero page: no memory again. */
 	ck_assert_uint_eq(s.zero, 1024ULL * PG);
 	ck_assert_int_eq(smaps_rss(r.ram, r.size), (int64_t)s.consumed);
@@ -960,6 +999,7 @@ static Suite *guest_mem_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, first_read_costs_nothing);
 	tcase_add_test(tc, writes_consume_and_match_the_kernel);
+	tcase_add_test(tc, sequential_first_touches_grow_the_window);
 	tcase_add_test(tc, swap_out_and_in_keeps_every_byte);
 	tcase_add_test(tc, pageout_swaps_a_range_and_a_sequential_pass_reads_ahead);
 	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
