@@ -8,6 +8,7 @@
 #   pc       qemu-system-x86_64 -enable-kvm -M pc (SeaBIOS) + virtio-balloon-pci
 #   microvm  qemu-system-x86_64 -enable-kvm -M microvm,pit=on,pic=on,rtc=on
 #            (qboot; no PCI, so no balloon)
+# and three diagnostics (below: ours-noshare, ours-share2k, microvm-nothp)
 # and print, per machine, the median and min of
 #   time to init  wall time from launching the VMM process to the guest's /init
 #                 printing its first line ("mv-guest: init ...")
@@ -69,7 +70,7 @@ if [ $INNER = 0 ]; then
 		rm -f "$src.new"
 	fi
 	# Per boot: the timeout, plus slack for L1's own boot.
-	htimeout=$(( 3 * RUNS * (BOOT_TIMEOUT + 10) + 300 ))
+	htimeout=$(( 6 * RUNS * (BOOT_TIMEOUT + 10) + 300 ))
 	out=$(mktemp /tmp/linux-boot-bench.XXXXXX)
 	trap 'rm -f "$out"' EXIT
 	echo "== Linux boot in the real-KVM harness: memvisor against QEMU -M pc and -M microvm ($RUNS runs each, alternating)"
@@ -106,9 +107,16 @@ for f in "$K" "$I" build/vmm "$HELPER"; do [ -e "$f" ] || die "no $f in L1"; don
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 in L1"
 TMP=$(mktemp -d /tmp/lbb.XXXXXX)
 
-# ours-noshare: a diagnostic, ours without the page-sharing scanner (L1 has
-# one CPU, so every VMM thread besides the vCPU's takes time from the guest)
-MACHINES=(ours pc microvm ours-noshare)
+# Diagnostics: ours-noshare, ours without the page-sharing scanner, and
+# ours-share2k, with the scanner at 2000 pages a second (too slow to merge
+# anything during a boot): what sharing's merges cost a boot in L1, where each
+# one invalidates nested page tables. microvm-nothp: microvm with L1's
+# transparent huge pages off, as memvisor's 4 KiB-managed RAM never has them.
+MACHINES=(ours pc microvm ours-noshare ours-share2k microvm-nothp)
+THP=/sys/kernel/mm/transparent_hugepage/enabled
+THP_WAS=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null || true)
+[ -n "$THP_WAS" ] || die "cannot read $THP in L1"
+trap 'echo "$THP_WAS" >"$THP" 2>/dev/null || true' EXIT
 # The same guest for all three: kernel, initramfs, memory, one vCPU, command line.
 # QEMU gets -cpu host, as memvisor hands the guest KVM's supported CPUID.
 Q=(qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m "$MEM" -kernel "$K" -initrd "$I" -append "$APPEND"
@@ -118,8 +126,9 @@ cmd_of() {
 	case $1 in
 	ours) CMD=(build/vmm run --mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND") ;;
 	ours-noshare) CMD=(build/vmm run --no-share --mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND") ;;
+	ours-share2k) CMD=(build/vmm run --share-rate 2000 --mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND") ;;
 	pc) CMD=("${Q[@]}" -M pc -device virtio-balloon-pci) ;;
-	microvm) CMD=("${Q[@]}" -M microvm,pit=on,pic=on,rtc=on) ;;
+	microvm|microvm-nothp) CMD=("${Q[@]}" -M microvm,pit=on,pic=on,rtc=on) ;;
 	esac
 }
 
@@ -137,6 +146,7 @@ for r in $(seq "$RUNS"); do
 	for m in "${MACHINES[@]}"; do
 		cmd_of "$m"
 		log=$TMP/$m.$r.log
+		if [ "$m" = microvm-nothp ]; then echo never >"$THP"; else echo "$THP_WAS" >"$THP"; fi
 		"$HELPER" "$BOOT_TIMEOUT" "mv-guest: init " "${CMD[@]}" >"$log" 2>&1 || true
 		last=$(grep '^boottime: ' "$log" | tail -n 1)
 		[ -n "$last" ] || fail "$m" "$r" "the helper gave no result"
@@ -159,6 +169,7 @@ for r in $(seq "$RUNS"); do
 		echo "progress: run $r/$RUNS $m: init ${ti}s, power-off ${te}s, uptime@init ${up}s" >&2
 	done
 done
+echo "$THP_WAS" >"$THP"
 
 # stats FILE: "median min" of the numbers in FILE
 stats() {
@@ -182,7 +193,10 @@ echo "  ('quiet': boot messages would go out through the emulated UART one byte 
 echo "  ours:    build/vmm run (its virtio-balloon on PCI; guest saw balloon_bound=$(cat "$TMP/ours.balloon"))"
 echo "  pc:      QEMU -M pc (SeaBIOS) -cpu host -device virtio-balloon-pci (balloon_bound=$(cat "$TMP/pc.balloon"))"
 echo "  microvm: QEMU -M microvm,pit=on,pic=on,rtc=on -cpu host (qboot): no PCI, so no balloon (balloon_bound=$(cat "$TMP/microvm.balloon"))"
+echo "  L1's transparent huge pages: $THP_WAS (QEMU asks for them on its RAM; memvisor manages 4 KiB pages)"
 echo "  ours-noshare: a diagnostic, build/vmm run --no-share (no page-sharing scanner thread)"
+echo "  ours-share2k: a diagnostic, build/vmm run --share-rate 2000 (the scanner too slow to merge during a boot)"
+echo "  microvm-nothp: a diagnostic, microvm with L1's transparent huge pages set to never"
 echo "  seconds, median (min) of $RUNS; wall times from process launch, CLOCK_MONOTONIC in L1"
 printf "  %-13s %17s %17s %17s %17s %17s\n" "" "time to init" "power-off" "uptime@init" "before clock" "init->exit"
 for m in "${MACHINES[@]}"; do
@@ -198,9 +212,16 @@ for p in pc microvm; do
 		"$(ratio "${MED[ours.exit]}" "${MED[$p.exit]}")" "$(ratio "${MED[ours.up]}" "${MED[$p.up]}")" \
 		"$(ratio "${MED[ours.pre]}" "${MED[$p.pre]}")"
 done
-printf "  %-24s time to init %s, before clock %s, uptime@init %s\n" "diagnostic: ours/noshare" \
-	"$(ratio "${MED[ours.init]}" "${MED[ours-noshare.init]}")" "$(ratio "${MED[ours.pre]}" "${MED[ours-noshare.pre]}")" \
-	"$(ratio "${MED[ours.up]}" "${MED[ours-noshare.up]}")"
+# diag A B: A's medians over B's
+diag() {
+	printf "  %-24s time to init %s, before clock %s, uptime@init %s\n" "diagnostic: $1/$2" \
+		"$(ratio "${MED[$1.init]}" "${MED[$2.init]}")" "$(ratio "${MED[$1.pre]}" "${MED[$2.pre]}")" \
+		"$(ratio "${MED[$1.up]}" "${MED[$2.up]}")"
+}
+diag ours ours-noshare
+diag ours-noshare pc
+diag ours-share2k pc
+diag microvm-nothp microvm
 j="{\"bench\":\"linux_boot\",\"runs\":$RUNS,\"mem\":\"$MEM\",\"append\":\"$APPEND\",\"l1_kernel\":\"$(uname -r)\",\"accel\":\"tcg\""
 for m in "${MACHINES[@]}"; do
 	j="$j,\"${m//-/_}_init_s\":${MED[$m.init]},\"${m//-/_}_init_min_s\":${MIN[$m.init]},\"${m//-/_}_exit_s\":${MED[$m.exit]},\"${m//-/_}_uptime_at_init_s\":${MED[$m.up]}"
