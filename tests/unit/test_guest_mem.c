@@ -246,6 +246,28 @@ START_TEST(pageout_swaps_a_range_and_a_sequential_pass_reads_ahead)
 }
 END_TEST
 
+/* Past its limit a VM's swap-ins come 16 pages a fault, with nothing read ahead. */
+START_TEST(a_vm_at_its_limit_swaps_in_small_windows)
+{
+	struct region r;
+	struct guest_mem_stats s;
+
+	region_open_prefetch(&r, 16 * MIB, 64);
+	fill(r.ram, 0, 4096, 5);
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 16 * MIB), 4096);
+	r.gm.limit = 2048;  /* 8 MiB; with no host thread here nothing is pushed out again */
+	ck_assert_uint_eq(bad_pages(r.ram, 0, 4096, 5), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.swapins, 4096);
+	/* The first 8 MiB in windows of up to 64 (a few dozen faults), the
+	 * rest 16 pages a fault: 128 faults at least. */
+	ck_assert_uint_ge(s.swapin_faults, 2048 / 16);
+	ck_assert_uint_le(s.swapin_faults, 2048 / 16 + 2048 / 8);
+	ck_assert_uint_le(s.readahead_pages, 2048);
+	region_close(&r);
+}
+END_TEST
+
 START_TEST(a_backward_pass_reads_no_neighbours)
 {
 	struct region r;
@@ -1002,6 +1024,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, sequential_first_touches_grow_the_window);
 	tcase_add_test(tc, swap_out_and_in_keeps_every_byte);
 	tcase_add_test(tc, pageout_swaps_a_range_and_a_sequential_pass_reads_ahead);
+	tcase_add_test(tc, a_vm_at_its_limit_swaps_in_small_windows);
 	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
 	tcase_add_test(tc, compressible_pages_stay_in_the_cache);
 	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
