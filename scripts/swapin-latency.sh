@@ -4,7 +4,7 @@
 # its own in which (nearly) every faulting access is of that kind; the
 # guest times every page access with its TSC and prints the histogram.
 #
-#   zero        first touch of a page (a zero-filled page, fault-around 16)
+#   zero        first touch of a page (a zero-filled page; fault-around 16, up to 512 in order)
 #   cow         a write to a page shared with another VM (the share breaks)
 #   decompress  a read of a page held in the compression cache
 #   swapin      a read of a page in the swap file, random order (one page a fault)
