@@ -109,7 +109,7 @@ us() { echo "scale=1; $1 / 1000" | bc | sed 's/^\./0./'; }
 seq_us=$(echo "scale=2; 4096 * 1000000 / ($smbs * 1048576)" | bc | sed 's/^\./0./')
 floor=$(echo "scale=1; $uffd_p50 + $read_p50" | bc)
 rratio=$(echo "scale=2; ($rp50 / 1000) / $floor" | bc | sed 's/^\./0./')
-printf "  %-44s p50 %7s us  p99 %8s us  max %8s us  (%s pages/s)\n" "zero-fill first touch (touch, fault-around 16)" "$(us "$zp50")" "$(us "$zp99")" "$(us "$zmax")" "$zrate"
+printf "  %-44s p50 %7s us  p99 %8s us  max %8s us  (%s pages/s)\n" "zero-fill first touch (touch, window 16-512)" "$(us "$zp50")" "$(us "$zp99")" "$(us "$zmax")" "$zrate"
 printf "  %-44s p50 %7s us  p99 %8s us  max %8s us\n" "swap-in, random page (window stays 1)" "$(us "$rp50")" "$(us "$rp99")" "$(us "$rmax")"
 printf "  %-44s %s us a page (%s MiB/s)\n" "sequential passes on a 96M budget" "$seq_us" "$smbs"
 printf "  %-44s p50 %7s us  p99 %8s us  (O_DIRECT=%s)\n" "raw 4 KiB io_uring read, QD1, swap dir" "$read_p50" "$read_p99" "$direct"
