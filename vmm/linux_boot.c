@@ -4,6 +4,8 @@
 #include <string.h>
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+/* The image is sound, the VM's settings (memory, command line) do not suit it. */
+#define CFG_ERR(...) (snprintf(err, errlen, __VA_ARGS__), -2)
 
 /* Offsets in the zero page (struct boot_params) and the setup header. */
 #define BP_ACPI_RSDP        0x070
@@ -101,7 +103,7 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 	if (!(get16(k, HDR_XLOADFLAGS) & XLF_KERNEL_64))
 		return ERR("this kernel has no 64-bit entry point (xloadflags lacks XLF_KERNEL_64)");
 	if (lb->ram_size % (2ULL << 20) || lb->ram_size < LB_MIN_RAM || lb->ram_size > LB_MAX_RAM)
-		return ERR("a Linux guest needs %llu MiB to %llu MiB of memory, in whole 2 MiB (got %llu MiB)",
+		return CFG_ERR("a Linux guest needs %llu MiB to %llu MiB of memory, in whole 2 MiB (got %llu MiB)",
 			   (unsigned long long)(LB_MIN_RAM >> 20), (unsigned long long)(LB_MAX_RAM >> 20),
 			   (unsigned long long)(lb->ram_size >> 20));
 
@@ -116,14 +118,14 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 		init_size = (uint32_t)pm_len;
 	img->kernel_end = LB_KERNEL_GPA + init_size;
 	if (img->kernel_end + (16ULL << 20) > lb->ram_size)
-		return ERR("%llu MiB is too little memory for this kernel (it unpacks to %u MiB)",
+		return CFG_ERR("%llu MiB is too little memory for this kernel (it unpacks to %u MiB)",
 			   (unsigned long long)(lb->ram_size >> 20), init_size >> 20);
 
 	cmdline_size = get32(k, HDR_CMDLINE_SIZE);
 	if (cmdline_size >= LB_CMDLINE_MAX)
 		cmdline_size = LB_CMDLINE_MAX - 1;
 	if (cmdlen > cmdline_size)
-		return ERR("command line is %zu bytes, this kernel takes at most %u", cmdlen, cmdline_size);
+		return CFG_ERR("command line is %zu bytes, this kernel takes at most %u", cmdlen, cmdline_size);
 
 	memcpy(ram + LB_KERNEL_GPA, k + pm_off, pm_len);
 
@@ -143,7 +145,7 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 		if (!(get16(k, HDR_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G) && initrd_max && top > (uint64_t)initrd_max + 1)
 			top = (uint64_t)initrd_max + 1;
 		if (lb->initrd_len > top || ((top - lb->initrd_len) & ~0xfffULL) < img->kernel_end)
-			return ERR("the initrd (%zu MiB) does not fit in memory above the kernel: give the VM more",
+			return CFG_ERR("the initrd (%zu MiB) does not fit in memory above the kernel: give the VM more",
 				   lb->initrd_len >> 20);
 		img->initrd_gpa = (top - lb->initrd_len) & ~0xfffULL;
 		memcpy(ram + img->initrd_gpa, lb->initrd, lb->initrd_len);

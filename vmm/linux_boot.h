@@ -54,9 +54,11 @@ struct linux_image {
 
 /*
  * Check the image and write it, the zero page, e820, command line, initrd,
- * GDT and page tables into ram (ram_size bytes).  Returns 0, or -1 with a
- * one-line reason in err (not a bzImage, too old a protocol, no 64-bit
- * entry, too little RAM, command line too long, initrd does not fit).
+ * GDT and page tables into ram (ram_size bytes).  Returns 0; -1 with a
+ * one-line reason in err when the image will not do (not a bzImage, too
+ * old a protocol, no 64-bit entry, a damaged header); -2 when the VM's
+ * settings do not suit it (its memory, too long a command line, an
+ * initrd that does not fit).
  */
 int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_image *img,
 		     char *err, size_t errlen);

@@ -136,7 +136,7 @@ static int load_linux(struct vm *vm, const char *path, const uint8_t *file, size
 	rc = linux_boot_write(vm->ram, &lb, &img, lerr, sizeof(lerr));
 	free(initrd);
 	if (rc)
-		return ERR(strstr(lerr, "memory") ? EX_USAGE : EX_DATAERR, "kernel '%s': %s", path, lerr);
+		return ERR(rc == -2 ? EX_USAGE : EX_DATAERR, "kernel '%s': %s", path, lerr);
 	vm->entry = img.entry;
 	vm->linux_guest = 1;
 	console_log(vm->name, "Linux bzImage, boot protocol %u.%02u, initrd %zu KiB at 0x%llx, %u vCPU%s",

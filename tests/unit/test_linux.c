@@ -143,21 +143,26 @@ START_TEST(linux_boot_refuses_what_it_cannot_boot)
 	k[0x1f1] = SETUP;
 
 	lb.ram_size = 32ULL << 20;
-	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -1);
+	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
 	ck_assert_ptr_nonnull(strstr(err, "64 MiB to 3072 MiB"));
 	lb.ram_size = 4ULL << 30;
-	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -1);
+	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
 	lb.ram_size = ram_size;
+
+	wr32(k, 0x260, (uint32_t)ram_size);   /* unpacks to all of RAM */
+	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
+	ck_assert_ptr_nonnull(strstr(err, "too little memory"));
+	wr32(k, 0x260, 8u << 20);
 
 	memset(longline, 'x', sizeof(longline) - 1);
 	lb.cmdline = longline;
-	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -1);
+	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
 	ck_assert_ptr_nonnull(strstr(err, "at most 2047"));
 	lb.cmdline = NULL;
 
 	lb.initrd = big_initrd;
 	lb.initrd_len = sizeof(big_initrd);
-	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -1);
+	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
 	ck_assert_ptr_nonnull(strstr(err, "does not fit"));
 	free(ram);
 	free(k);
