@@ -8,14 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The most pages a swap-in fault brings to a VM at its limit, unless it has more room. */
+#define SWAPIN_LIMIT_WINDOW 16
+
 /*
  * The swap-in window, as the kernel's readahead grows its own: a fault at
  * or just past the end of the previous run is a sequential access and
  * doubles the window, up to the prefetch limit; any other fault starts
  * over at one page, so random access reads no page it did not ask for.
  */
-#define SWAPIN_LIMIT_WINDOW 16
-
 unsigned gm_swapin_window(struct guest_mem *gm, uint32_t p)
 {
 	if (p >= gm->ra_next && p - gm->ra_next <= gm->ra_win)

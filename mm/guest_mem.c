@@ -230,6 +230,18 @@ void gm_fail(struct guest_mem *gm, const char *msg)
 		gm_log(gm, "%s", msg);
 }
 
+/* Room for win more pages: the host stays high, the VM inside its limit and any revoked target. */
+static int may_grow(struct guest_mem *gm, unsigned win)
+{
+	uint64_t held = held_pages(gm) + win;
+
+	if (gm->limit && held > gm->limit)
+		return 0;
+	if (gm->revoked && held > gm->sztgt)
+		return 0;
+	return !gm->host || mm_host_roomy(gm->host, win);
+}
+
 /*
  * Which pages [*lo, *hi) around p a first-touch fault may fill.  A guest
  * that fills memory in order, upwards (a kernel zeroing its page
@@ -245,18 +257,6 @@ void gm_fail(struct guest_mem *gm, const char *msg)
  * few unused zeroed pages cost nothing that sharing's zero scan does not
  * take back.
  */
-/* Room for win more pages: the host stays high, the VM inside its limit and any revoked target. */
-static int may_grow(struct guest_mem *gm, unsigned win)
-{
-	uint64_t held = held_pages(gm) + win;
-
-	if (gm->limit && held > gm->limit)
-		return 0;
-	if (gm->revoked && held > gm->sztgt)
-		return 0;
-	return !gm->host || mm_host_roomy(gm->host, win);
-}
-
 static void first_touch_window(struct guest_mem *gm, uint32_t p, uint32_t *lo, uint32_t *hi)
 {
 	int up = p == gm->ft_hi, down = p + 1 == gm->ft_lo;

@@ -87,7 +87,7 @@ struct guest_mem_config {
 #define GM_DEFAULT_FAULT_AROUND 16
 /* A run of first-touch faults, each at the page just past the last one's
  * window (above or below), doubles the window up to this (2 MiB) while the
- * host is in the high state. */
+ * host is in the high state and the VM inside its limit. */
 #define GM_FAULT_AROUND_MAX     512
 #define GM_DEFAULT_PREFETCH     128
 #define GM_DEFAULT_SAMPLE_PAGES 100
