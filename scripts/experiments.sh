@@ -28,6 +28,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
+# The sweeps' RESULT and stats parsing (scripts/runstats.py)
+export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1
 OUT=$B/experiments
 QUICK=0 ONLY="" REPORT=0
 while [ $# -gt 0 ]; do
@@ -112,25 +114,14 @@ sweep() {
 		timeout -k 10 $((SWEEP_SECS * 5 + 120)) "$@" "$B/vmm" run --swap-dir "$dir" --host-mem "${host}M" \
 			--stats "$TMP/s.jsonl" "${vms[@]}" >"$TMP/o" 2>"$TMP/e" || true
 		python3 - "$TMP/o" "$TMP/s.jsonl" "$disk" "$x" "$host" >>"$OUT/dvdstore.jsonl" <<'PY'
-import json, re, sys
+import json, sys
+from runstats import results, field, stats_rows, settled, reclaimed
 out, stats, disk, x, host = sys.argv[1:6]
-res = [l for l in open(out) if "RESULT workload=oltp" in l]
-tps = sum(int(re.search(r"txn_per_s=(\d+)", l).group(1)) for l in res)
-bad = sum(int(re.search(r"bad_pages=(\d+)", l).group(1)) for l in res)
-rows = [json.loads(l) for l in open(stats) if l.rstrip().endswith("}")]  # a killed VMM leaves a cut line
-host_rows = [r for r in rows if r.get("host") and r.get("vms_running") == 5]
-ts = sorted({r["t"] for r in host_rows})
-late = set(ts[len(ts) // 2:])          # the second half: after the VMs settled
-def mean_sum(key):
-    per_t = {}
-    for r in rows:
-        if "vm" in r and r["t"] in late:
-            per_t[r["t"]] = per_t.get(r["t"], 0) + r[key]
-    return round(sum(per_t.values()) / len(per_t), 1) if per_t else 0.0
+res = results(out, "oltp")
+rows = stats_rows(stats)
 print(json.dumps({"disk": disk, "overcommit": float(x), "host_mb": int(host), "vms_done": len(res),
-                  "bad_pages": bad, "ops_per_min": tps * 60, "ballooned_mb": mean_sum("mctlsz_mb"),
-                  "swapped_mb": mean_sum("swcur_mb"), "compressed_mb": mean_sum("zip_mb"),
-                  "shared_saved_mb": mean_sum("shrdsvd_mb")}))
+                  "bad_pages": sum(field(res, "bad_pages")), "ops_per_min": sum(field(res, "txn_per_s")) * 60,
+                  **reclaimed(rows, settled(rows, 5))}))
 PY
 		python3 - "$OUT/dvdstore.jsonl" <<'PY'
 import json, sys
@@ -201,26 +192,17 @@ if want vdi; then
 		timeout -k 10 $((VDI_SECS * 5 + 120)) "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem "${host}M" \
 			--stats "$TMP/v.jsonl" "${vms[@]}" >"$TMP/vo" 2>"$TMP/ve" || true
 		python3 - "$TMP/vo" "$TMP/v.jsonl" "$x" "$host" >>"$OUT/vdi.jsonl" <<'PY'
-import json, re, sys
+import json, sys
+from runstats import results, field, stats_rows, settled, reclaimed
 out, stats, x, host = sys.argv[1:5]
-res = [l for l in open(out) if "RESULT workload=vdi" in l]
-get = lambda k: [int(re.search(k + r"=(\d+)", l).group(1)) for l in res]
-p95 = get("p95_us")
-rows = [json.loads(l) for l in open(stats) if l.rstrip().endswith("}")]  # a killed VMM leaves a cut line
-ts = sorted({r["t"] for r in rows if r.get("host") and r.get("vms_running") == 15})
-late = set(ts[len(ts) // 2:])
-def mean_sum(key):
-    per_t = {}
-    for r in rows:
-        if "vm" in r and r["t"] in late:
-            per_t[r["t"]] = per_t.get(r["t"], 0) + r[key]
-    return round(sum(per_t.values()) / len(per_t), 1) if per_t else 0.0
+res = results(out, "vdi")
+p95 = field(res, "p95_us")
+rows = stats_rows(stats)
 print(json.dumps({"overcommit": float(x), "host_mb": int(host), "vms_done": len(res),
-                  "bad_pages": sum(get("bad_pages")), "ops": sum(get("ops")),
+                  "bad_pages": sum(field(res, "bad_pages")), "ops": sum(field(res, "ops")),
                   "p95_ms_mean": round(sum(p95) / len(p95) / 1000, 2) if p95 else None,
                   "p95_ms_worst": round(max(p95) / 1000, 2) if p95 else None,
-                  "shared_saved_mb": mean_sum("shrdsvd_mb"), "ballooned_mb": mean_sum("mctlsz_mb"),
-                  "swapped_mb": mean_sum("swcur_mb"), "compressed_mb": mean_sum("zip_mb")}))
+                  **reclaimed(rows, settled(rows, 15))}))
 PY
 		python3 - "$OUT/vdi.jsonl" <<'PY'
 import json, sys
@@ -274,28 +256,19 @@ if want ablation; then
 		timeout -k 10 $((SWEEP_SECS * 5 + 120)) "$B/vmm" run "${flags[@]}" --swap-dir "$SWAPDIR" --host-mem "${AHOST}M" \
 			--stats "$TMP/a.jsonl" "${vms[@]}" >"$TMP/ao" 2>"$TMP/ae" || true
 		python3 - "$TMP/ao" "$TMP/a.jsonl" "$t" "$OUT/ablation.jsonl" >>"$OUT/ablation.jsonl" <<'PY'
-import json, re, sys
+import json, sys
+from runstats import results, field, stats_rows, settled, reclaimed
 out, stats, tech, prev = sys.argv[1:5]
-res = [l for l in open(out) if "RESULT workload=oltp" in l]
-get = lambda k: [int(re.search(k + r"=(\d+)", l).group(1)) for l in res]
-rows = [json.loads(l) for l in open(stats) if l.rstrip().endswith("}")]  # a killed VMM leaves a cut line
-ts = sorted({r["t"] for r in rows if r.get("host") and r.get("vms_running") == 4})
-late = set(ts[len(ts) // 2:])
-def mean_sum(key):
-    per_t = {}
-    for r in rows:
-        if "vm" in r and r["t"] in late:
-            per_t[r["t"]] = per_t.get(r["t"], 0) + r[key]
-    return round(sum(per_t.values()) / len(per_t), 1) if per_t else 0.0
+res = results(out, "oltp")
+rows = stats_rows(stats)
 last = {}
 for r in rows:
     if "vm" in r:
         last[r["vm"]] = r
 p99 = max((r.get("fault_p99_us", 0) for r in last.values()), default=0)
-print(json.dumps({"technique": tech, "ops_per_min": sum(get("txn_per_s")) * 60, "vms_done": len(res),
-                  "bad_pages": sum(get("bad_pages")), "fault_p99_us_worst_vm": p99,
-                  "shared_saved_mb": mean_sum("shrdsvd_mb"), "ballooned_mb": mean_sum("mctlsz_mb"),
-                  "swapped_mb": mean_sum("swcur_mb"), "compressed_mb": mean_sum("zip_mb")}))
+print(json.dumps({"technique": tech, "ops_per_min": sum(field(res, "txn_per_s")) * 60, "vms_done": len(res),
+                  "bad_pages": sum(field(res, "bad_pages")), "fault_p99_us_worst_vm": p99,
+                  **reclaimed(rows, settled(rows, 4))}))
 PY
 		python3 - "$OUT/ablation.jsonl" <<'PY'
 import json, sys

@@ -246,15 +246,23 @@ START_TEST(pageout_swaps_a_range_and_a_sequential_pass_reads_ahead)
 }
 END_TEST
 
+/* A region (prefetch 64) whose every page was written from seed, then paged out. */
+static void region_swapped_out(struct region *r, size_t size, uint32_t seed)
+{
+	uint32_t n = (uint32_t)(size / PG);
+
+	region_open_prefetch(r, size, 64);
+	fill(r->ram, 0, n, seed);
+	ck_assert_uint_eq(guest_mem_pageout(&r->gm, 0, size), n);
+}
+
 /* Past its limit a VM's swap-ins come 16 pages a fault, with nothing read ahead. */
 START_TEST(a_vm_at_its_limit_swaps_in_small_windows)
 {
 	struct region r;
 	struct guest_mem_stats s;
 
-	region_open_prefetch(&r, 16 * MIB, 64);
-	fill(r.ram, 0, 4096, 5);
-	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 16 * MIB), 4096);
+	region_swapped_out(&r, 16 * MIB, 5);
 	r.gm.limit = 2048;  /* 8 MiB; with no host thread here nothing is pushed out again */
 	ck_assert_uint_eq(bad_pages(r.ram, 0, 4096, 5), 0);
 	guest_mem_get_stats(&r.gm, &s);
@@ -273,9 +281,7 @@ START_TEST(a_backward_pass_reads_no_neighbours)
 	struct region r;
 	struct guest_mem_stats s;
 
-	region_open_prefetch(&r, 8 * MIB, 64);
-	fill(r.ram, 0, 2048, 6);
-	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 0, 8 * MIB), 2048);
+	region_swapped_out(&r, 8 * MIB, 6);
 	/* Every other page, from the top down: no fault follows on from the last run. */
 	for (uint32_t p = 2047; p >= 1024; p -= 2)
 		(void)*(volatile uint64_t *)(r.ram + (size_t)p * PG);
