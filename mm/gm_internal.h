@@ -39,6 +39,12 @@ static inline uint64_t held_pages(const struct guest_mem *gm)
 	return gm->n_state[GM_PRESENT] + gm->n_state[GM_EVICTING] + gm->n_state[GM_MERGING];
 }
 
+/* Whether n more pages would take the VM past its limit (no limit: never). */
+static inline int over_limit(const struct guest_mem *gm, uint64_t n)
+{
+	return gm->limit && held_pages(gm) + n > gm->limit;
+}
+
 static inline void *page(const struct guest_mem *gm, uint32_t p)
 {
 	return gm->ram + (uint64_t)p * GM_PAGE;

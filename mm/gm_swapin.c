@@ -26,8 +26,8 @@ unsigned gm_swapin_window(struct guest_mem *gm, uint32_t p)
 	/* At its limit a VM's window holds what is left under it, 16 pages at
 	 * least: its swap-ins then go no faster than the host's thread can
 	 * push pages out, and the limit holds. */
-	if (gm->limit && held_pages(gm) + gm->ra_win > gm->limit) {
-		uint64_t room = gm->limit > held_pages(gm) ? gm->limit - held_pages(gm) : 0;
+	if (over_limit(gm, gm->ra_win)) {
+		uint64_t held = held_pages(gm), room = gm->limit > held ? gm->limit - held : 0;
 		unsigned cap = room > SWAPIN_LIMIT_WINDOW ? (unsigned)room : SWAPIN_LIMIT_WINDOW;
 
 		return gm->ra_win < cap ? gm->ra_win : cap;
@@ -109,7 +109,7 @@ static void start_ahead(struct guest_mem *gm, uint32_t q)
 		return;
 	/* At its limit a VM gets what it faults on, not a stream of pages
 	 * that the host's thread would have to push out again. */
-	if (gm->limit && held_pages(gm) + gm->prefetch > gm->limit)
+	if (over_limit(gm, gm->prefetch))
 		return;
 	n = slot_run(gm, q, gm->prefetch);
 	if (swapfile_read_start(gm->swap, gm->slot[q], n, gm->ahead_buf))

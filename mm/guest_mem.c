@@ -233,11 +233,7 @@ void gm_fail(struct guest_mem *gm, const char *msg)
 /* Room for win more pages: the host stays high, the VM inside its limit and any revoked target. */
 static int may_grow(struct guest_mem *gm, unsigned win)
 {
-	uint64_t held = held_pages(gm) + win;
-
-	if (gm->limit && held > gm->limit)
-		return 0;
-	if (gm->revoked && held > gm->sztgt)
+	if (over_limit(gm, win) || (gm->revoked && held_pages(gm) + win > gm->sztgt))
 		return 0;
 	return !gm->host || mm_host_roomy(gm->host, win);
 }
@@ -269,11 +265,13 @@ static void first_touch_window(struct guest_mem *gm, uint32_t p, uint32_t *lo, u
 			win = gm->fault_around;
 	}
 	*lo = p;
-	if (win > gm->fault_around && down) {
-		*lo = p / win * win;
-		end = (uint64_t)p + 1;
-	} else if (win > gm->fault_around) {
-		end = ((uint64_t)p / win + 1) * win;
+	if (win > gm->fault_around) {
+		if (down) {
+			*lo = p / win * win;
+			end = (uint64_t)p + 1;
+		} else {
+			end = ((uint64_t)p / win + 1) * win;
+		}
 	}
 	*hi = (uint32_t)(end < gm->npages ? end : gm->npages);
 	gm->ft_win = win;
@@ -438,7 +436,7 @@ void guest_mem_fault(struct guest_mem *gm, uint64_t addr, int write, int wp)
 		unsigned n = s == GM_SWAPPED || s == GM_READING ? gm->prefetch :
 			     s == GM_UNTOUCHED || s == GM_ZERO ? gm->fault_around : 1;
 		/* Past its limit, the VM's pages go now, not at the host thread's next period. */
-		int over = gm->limit && held_pages(gm) + n > gm->limit;
+		int over = over_limit(gm, n);
 
 		pthread_mutex_unlock(&gm->lock);
 		if (over)

@@ -367,11 +367,18 @@ void mm_host_destroy(struct mm_host *h)
 	pthread_cond_destroy(&h->cond);
 }
 
-void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
+/* Free memory once `pages` more are taken (0 if they do not fit). */
+static uint64_t free_after(struct mm_host *h, unsigned pages)
 {
 	uint64_t free = free_now(h), need = (uint64_t)pages * GM_PAGE;
 
-	free = free > need ? free - need : 0;
+	return free > need ? free - need : 0;
+}
+
+void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
+{
+	uint64_t free = free_after(h, pages);
+
 	if (free >= h->ms.enter[MEM_HARD] && h->ms.state < MEM_LOW)
 		return;
 	pthread_mutex_lock(&h->lock);
@@ -393,9 +400,7 @@ void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
 
 int mm_host_roomy(struct mm_host *h, unsigned pages)
 {
-	uint64_t free = free_now(h), need = (uint64_t)pages * GM_PAGE;
-
-	return free >= need && free - need >= h->ms.enter[MEM_SOFT] && h->ms.state == MEM_HIGH;
+	return free_after(h, pages) >= h->ms.enter[MEM_SOFT] && h->ms.state == MEM_HIGH;
 }
 
 void mm_host_kick(struct mm_host *h)
