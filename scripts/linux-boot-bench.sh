@@ -116,17 +116,19 @@ MACHINES=(ours pc microvm ours-noshare ours-share2k microvm-nothp)
 THP=/sys/kernel/mm/transparent_hugepage/enabled
 THP_WAS=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null || true)
 [ -n "$THP_WAS" ] || die "cannot read $THP in L1"
+# Put back after the last boot, and on any way out (the inner part ends with exit)
 trap 'echo "$THP_WAS" >"$THP" 2>/dev/null || true' EXIT
-# The same guest for all three: kernel, initramfs, memory, one vCPU, command line.
+# The same guest for every machine: kernel, initramfs, memory, one vCPU, command line.
 # QEMU gets -cpu host, as memvisor hands the guest KVM's supported CPUID.
+O=(--mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND")
 Q=(qemu-system-x86_64 -enable-kvm -cpu host -smp 1 -m "$MEM" -kernel "$K" -initrd "$I" -append "$APPEND"
 	-nic none -nographic -no-reboot)
 cmd_of() {
 	# shellcheck disable=SC2054  # -M takes a comma-separated list
 	case $1 in
-	ours) CMD=(build/vmm run --mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND") ;;
-	ours-noshare) CMD=(build/vmm run --no-share --mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND") ;;
-	ours-share2k) CMD=(build/vmm run --share-rate 2000 --mem "$MEM" --kernel "$K" --initrd "$I" --append "$APPEND") ;;
+	ours) CMD=(build/vmm run "${O[@]}") ;;
+	ours-noshare) CMD=(build/vmm run --no-share "${O[@]}") ;;
+	ours-share2k) CMD=(build/vmm run --share-rate 2000 "${O[@]}") ;;
 	pc) CMD=("${Q[@]}" -M pc -device virtio-balloon-pci) ;;
 	microvm|microvm-nothp) CMD=("${Q[@]}" -M microvm,pit=on,pic=on,rtc=on) ;;
 	esac
@@ -169,7 +171,6 @@ for r in $(seq "$RUNS"); do
 		echo "progress: run $r/$RUNS $m: init ${ti}s, power-off ${te}s, uptime@init ${up}s" >&2
 	done
 done
-echo "$THP_WAS" >"$THP"
 
 # stats FILE: "median min" of the numbers in FILE
 stats() {
