@@ -282,6 +282,14 @@ static int untouched(const struct guest_mem *gm, uint32_t p)
 	return st(gm, p) == GM_UNTOUCHED && !(gm->state[p] & GM_SAMPLE);
 }
 
+/* Map pages [i, i + n): the zero page for a read, zeroed host pages for a write. */
+static int map_zeroed(struct guest_mem *gm, uint32_t i, uint32_t n, int write)
+{
+	if (write)
+		return uffd_copy(gm->uffd.fd, page(gm, i), gm->zero_buf, (size_t)n * GM_PAGE, 0);
+	return uffd_zeropage(gm->uffd.fd, page(gm, i), (size_t)n * GM_PAGE, 0);
+}
+
 /* First touch: zero page for a read, zeroed host pages for a write. */
 static void fault_untouched(struct guest_mem *gm, uint32_t p, int write)
 {
@@ -293,16 +301,22 @@ static void fault_untouched(struct guest_mem *gm, uint32_t p, int write)
 		a--;
 	while (b < hi && untouched(gm, b))
 		b++;
-	if (write)
-		rc = uffd_copy(gm->uffd.fd, page(gm, a), gm->zero_buf, (size_t)(b - a) * GM_PAGE, 0);
-	else
-		rc = uffd_zeropage(gm->uffd.fd, page(gm, a), (size_t)(b - a) * GM_PAGE, 0);
+	rc = map_zeroed(gm, a, b - a, write);
 	if (rc == -EEXIST) {
-		/* Someone (the kernel, for the VMM's own write) mapped it: just go on. */
+		/*
+		 * Someone (the kernel, for the VMM's own write) mapped a page of
+		 * the run: the ioctl stopped there, having mapped the pages before
+		 * it and not those after, which may hold p (a window grown
+		 * downwards starts below p).  Page by page, then: each is mapped
+		 * now, by us or before us.
+		 */
+		rc = 0;
+		for (uint32_t i = a; i < b && !rc; i++)
+			if ((rc = map_zeroed(gm, i, 1, write)) == -EEXIST)
+				rc = 0;
 		uffd_wake(gm->uffd.fd, page(gm, p), GM_PAGE);
-		a = p;
-		b = p + 1;
-	} else if (rc) {
+	}
+	if (rc) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "cannot map a first-touch page at gpa 0x%llx: %s",
 			 (unsigned long long)p * GM_PAGE, strerror(-rc));
