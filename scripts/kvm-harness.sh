@@ -29,6 +29,8 @@
 #   KVM_HARNESS_MAKE=0                 do not run `make all` first (use build/'s binaries)
 #   KVM_HARNESS_INTERACTIVE=1          on a terminal: CMD reads the console (e.g. bash)
 #   KVM_HARNESS_DISK=SIZE              the scratch disk's size (default 8G; 0: none)
+# QEMU's monitor listens on build/kvm-harness/run.*/monitor.sock while L1 runs
+# (e.g. `info registers`, `info lapic` when L1 seems stuck).
 # Exit: CMD's exit code; 124 on timeout; 125 when the harness itself failed
 # (no /dev/kvm in L1, L1 died, no exit code came back). The whole console of
 # the last run is in build/kvm-harness/last.log.
@@ -241,7 +243,15 @@ if [ "$DISK" != 0 ]; then
 fi
 
 # --- boot L1 ------------------------------------------------------------------------
-append="console=ttyS0 panic=-1 $append_disk ${KVM_HARNESS_APPEND:-}"
+# nohz=off highres=off: L1 ticks with its local APIC timer in periodic mode.
+# QEMU 7.2's TCG, running L1's SVM, now and then loses the wake-up for an
+# interrupt: L1 halts with IF set and the timer's vector waiting in its
+# APIC's IRR, and sleeps until another interrupt comes (seen with the
+# monitor: HLT=1, IRR 236; a key press through the monitor woke it).  With
+# a one-shot timer nothing else comes and L1 stays asleep for good (a CI run
+# hung so for 30 minutes; here twice in 26 Linux boots); a periodic
+# timer raises its interrupt again a tick later whatever L1 did.
+append="console=ttyS0 panic=-1 nohz=off highres=off $append_disk ${KVM_HARNESS_APPEND:-}"
 [ "$VERBOSE" = 1 ] || append="$append quiet"
 LOGF=$OUT/last.log
 log "booting L1 (TCG, $MEM MiB, timeout ${TIMEOUT}s): $CMD"
@@ -249,14 +259,15 @@ t0=$(date +%s.%N)
 set +e
 if [ "$VERBOSE" = 1 ]; then show='{ print; fflush() }'; else show='!on && (i = index($0, "kvm-harness: L1 up")) { on = 1; $0 = substr($0, i) } on { print; fflush() }'; fi
 qemu=("$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nographic -no-reboot
-      -nic none "${disk[@]}" -kernel build/linux/vmlinuz -initrd "$RUN/initrd" -append "$append")
+      -nic none "${disk[@]}" -kernel build/linux/vmlinuz -initrd "$RUN/initrd" -append "$append"
+      -monitor "unix:$RUN/monitor.sock,server=on,wait=off")
 if [ -e "$RUN/root/work/.kvm-harness/interactive" ]; then
 	# Straight to the terminal through tee alone: tr and awk would hold a prompt back until a newline.
 	timeout --foreground "$TIMEOUT" "${qemu[@]}" 2>&1 | tee "$LOGF"
 	qrc=${PIPESTATUS[0]}
 	sed -i 's/\r$//' "$LOGF"
 else
-	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$LOGF" | awk "$show"
+	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$LOGF" | awk "$show"
 	qrc=${PIPESTATUS[0]}
 fi
 set -e

@@ -30,12 +30,52 @@ done
 TAIL_LINES=25
 . "$ROOT/tests/lib/runner.sh"
 
+# reap PID SECS: wait for PID, killing it after SECS; sets RC (137 when killed).
+# A VMM that SIGKILL cannot end within 30 s is stuck in L1's kernel: then
+# its threads' states and kernel stacks go to stderr, and the suite goes on
+# without it, so one stuck test shows where it stuck instead of eating the
+# harness's whole time.
+reap() {
+	local pid=$1 secs=$2 i=0 t
+	while [ "$i" -lt $((secs * 5)) ] && alive "$pid"; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if alive "$pid"; then
+		echo "    killed: pid $pid still running after ${secs}s" >&2
+		kill -KILL "$pid" 2>/dev/null
+		i=0
+		while [ "$i" -lt 150 ] && alive "$pid"; do
+			sleep 0.2
+			i=$((i + 1))
+		done
+		if alive "$pid"; then
+			echo "    stuck: pid $pid outlived SIGKILL by 30 s; its threads:" >&2
+			for t in /proc/"$pid"/task/*; do
+				echo "    thread ${t##*/} $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" >&2
+				sed 's/^/      /' "$t/stack" >&2 2>/dev/null
+			done
+			RC=137
+			return
+		fi
+	fi
+	wait "$pid"
+	RC=$?
+}
+
+# alive PID: PID has not exited (a zombie has: only its reaping is left).
+alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
 # linux SECS ARGS...: boot the Linux guest with a time bound; sets RC, OUT, ERR.
 linux() {
 	local secs=$1
 	shift
-	timeout -s KILL "$secs" "$VMM" run "$@" >"$OUT" 2>"$ERR"
-	RC=$?
+	"$VMM" run "$@" >"$OUT" 2>"$ERR" &
+	reap $! "$secs"
 }
 
 # guest KEY: the last value the guest's /init printed for KEY.
@@ -104,11 +144,11 @@ t_linux_virtio_balloon_binds_our_device() {
 # mctlsz_mb rises to it, deflating gives it back; the guest's stats arrive.
 t_linux_balloon_follows_its_target() {
 	local sock=$WORK/ctl.sock before during after
-	timeout -s KILL 400 "$VMM" run --control "$sock" --stats "$STATS" --balloon-stats 1 \
+	"$VMM" run --control "$sock" --stats "$STATS" --balloon-stats 1 \
 		--vm "name=lx,mem=256M,kernel=$KERNEL,initrd=$INITRD" \
 		--append "console=ttyS0 quiet mv.run=balloon-watch mv.secs=200" >"$OUT" 2>"$ERR" &
 	local pid=$!
-	expect 'wait_for "mv-guest: t=3 " "$OUT" 200' || { kill -KILL $pid; wait; return; }
+	expect 'wait_for "mv-guest: t=3 " "$OUT" 200' || { kill -KILL $pid; reap $pid 30; return; }
 	before=$(guest memfree_kb)
 	"$VMMCTL" --control "$sock" balloon lx 64M >/dev/null
 	expect 'wait_last "balloon_pages=16384" 60'
@@ -126,8 +166,7 @@ t_linux_balloon_follows_its_target() {
 	expect '[ $((before - after)) -le $((6 * 1024)) ]'
 	echo "    memfree before $before kB, inflated $during kB, deflated $after kB" >&2
 	kill -TERM $pid
-	wait $pid
-	RC=$?
+	reap $pid 60
 	expect '[ "$RC" -eq 143 ]'
 }
 
