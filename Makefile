@@ -115,7 +115,7 @@ test-integration: all $(BUILD)/test/vmm $(BUILD)/test/triplefault.elf
 # committed seeds, for FUZZ_SECS; a crash or a wrong page number fails it.
 FUZZ_SECS ?= 60
 FUZZ_SRCS := tests/fuzz/fuzz_balloon.c vmm/pci.c vmm/virtio_pci.c vmm/virtio_balloon.c vmm/virtq.c
-$(BUILD)/fuzz/fuzz_balloon: $(FUZZ_SRCS) $(wildcard vmm/*.h)
+$(BUILD)/fuzz/fuzz_balloon: $(FUZZ_SRCS) $(wildcard vmm/*.h) tests/lib/flat_ram.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-o $@ $(FUZZ_SRCS)

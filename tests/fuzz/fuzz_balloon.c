@@ -10,6 +10,7 @@
  * the harness aborts if the device ever acts on memory that is not the
  * guest's (a page number or a reported range outside RAM).
  */
+#include "tests/lib/flat_ram.h"
 #include "vmm/pci.h"
 #include "vmm/virtio_balloon.h"
 #include "vmm/virtio_pci.h"
@@ -25,24 +26,6 @@
 #define SLOT     1
 
 static uint8_t ram[RAM_SIZE];
-
-static int ram_read(void *ctx, uint64_t gpa, void *dst, size_t len)
-{
-	(void)ctx;
-	if (gpa > RAM_SIZE || len > RAM_SIZE - gpa)
-		return -1;
-	memcpy(dst, ram + gpa, len);
-	return 0;
-}
-
-static int ram_write(void *ctx, uint64_t gpa, const void *src, size_t len)
-{
-	(void)ctx;
-	if (gpa > RAM_SIZE || len > RAM_SIZE - gpa)
-		return -1;
-	memcpy(ram + gpa, src, len);
-	return 0;
-}
 
 /* The memory manager's side: any page outside the guest's RAM is a bug in the device. */
 static int be_page(void *ctx, uint32_t pfn)
@@ -61,7 +44,8 @@ static int be_report(void *ctx, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
-static const struct vq_mem mem = { NULL, RAM_SIZE, ram_read, ram_write };
+static struct flat_ram flat = { ram, RAM_SIZE };
+static const struct vq_mem mem = { &flat, RAM_SIZE, flat_ram_read, flat_ram_write };
 static const struct balloon_backend be = { NULL, be_page, be_page, be_report };
 
 struct in {

@@ -3,6 +3,7 @@
  * virtqueue, fed well-formed and hostile rings, and PCI bus 0 as the
  * guest sees it through configuration mechanism #1.
  */
+#include "../lib/flat_ram.h"
 #include "../../vmm/pci.h"
 #include "../../vmm/virtio_balloon.h"
 #include "../../vmm/virtio_pci.h"
@@ -17,25 +18,8 @@
 #define RAM_SIZE 65536u
 static uint8_t ram[RAM_SIZE];
 
-static int ram_read(void *ctx, uint64_t gpa, void *dst, size_t len)
-{
-	(void)ctx;
-	if (gpa > RAM_SIZE || len > RAM_SIZE - gpa)
-		return -1;
-	memcpy(dst, ram + gpa, len);
-	return 0;
-}
-
-static int ram_write(void *ctx, uint64_t gpa, const void *src, size_t len)
-{
-	(void)ctx;
-	if (gpa > RAM_SIZE || len > RAM_SIZE - gpa)
-		return -1;
-	memcpy(ram + gpa, src, len);
-	return 0;
-}
-
-static const struct vq_mem mem = { NULL, RAM_SIZE, ram_read, ram_write };
+static struct flat_ram flat = { ram, RAM_SIZE };
+static const struct vq_mem mem = { &flat, RAM_SIZE, flat_ram_read, flat_ram_write };
 
 /* The driver's side, as a test writes it: a queue of 8 at fixed places. */
 #define QSIZE 8
