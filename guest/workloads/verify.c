@@ -17,6 +17,60 @@
 
 #define REPORT_BAD_MAX 10
 
+static uint64_t scratch[PAGE_BYTES / 8];
+
+/* How many of page's words differ from what page index i of this seed should hold; first and last. */
+static unsigned diff_words(const uint64_t *page, unsigned pat, uint64_t i, uint64_t seed, unsigned *first,
+			   unsigned *last)
+{
+	unsigned n = 0;
+
+	pattern_fill(scratch, pat, i, seed);
+	if (pat != PAT_ZERO)
+		pattern_stamp(scratch, i, seed);
+	for (unsigned w = 0; w < PAGE_BYTES / 8; w++) {
+		if (page[w] == scratch[w])
+			continue;
+		if (!n++)
+			*first = w;
+		*last = w;
+	}
+	return n;
+}
+
+/*
+ * What a bad page holds instead, so that a report tells a stale or
+ * foreign page from a torn one: how much of it is wrong, whose content
+ * its first wrong word is (random pattern: the fills are unique), and
+ * whether it is still wrong a moment later.
+ */
+static void describe_bad(const uint64_t *page, unsigned pat, uint64_t i, uint64_t seed, uint64_t pages)
+{
+	unsigned first = 0, last = 0, n = diff_words(page, pat, i, seed, &first, &last), f2 = 0, l2 = 0, n2;
+	uint64_t got = page[first], from = pages, at = 0;
+
+	if (pat == PAT_RANDOM) {
+		for (uint64_t j = 0; j < pages && from == pages; j++) {
+			pattern_fill(scratch, pat, j, seed);
+			pattern_stamp(scratch, j, seed);
+			for (unsigned w = 0; w < PAGE_BYTES / 8; w++)
+				if (scratch[w] == got) {
+					from = j, at = w;
+					break;
+				}
+		}
+	}
+	plat_idle_us(200000);
+	n2 = diff_words(page, pat, i, seed, &f2, &l2);
+	if (from < pages)
+		plat_say("verify: page %lu: %u of %u words wrong (words %u-%u); word %u is page %lu's word %lu; "
+			 "200 ms later %u wrong", (unsigned long)i, n, PAGE_BYTES / 8, first, last, first,
+			 (unsigned long)from, (unsigned long)at, n2);
+	else
+		plat_say("verify: page %lu: %u of %u words wrong (words %u-%u), word %u from no page of this run; "
+			 "200 ms later %u wrong", (unsigned long)i, n, PAGE_BYTES / 8, first, last, first, n2);
+}
+
 int wl_verify(struct args *a)
 {
 	uint64_t pages, seed, passes, pageout, secs, done = 0, khz = plat_tsc_khz();
@@ -76,6 +130,8 @@ int wl_verify(struct args *a)
 						 (unsigned long)i, (unsigned long)(uintptr_t)(buf + i * PAGE_BYTES),
 						 (unsigned long)pass + 1, (long)off, (unsigned long)want,
 						 (unsigned long)got);
+				if (bad <= REPORT_BAD_MAX)
+					describe_bad((const uint64_t *)(buf + i * PAGE_BYTES), pat, i, seed, pages);
 			}
 			if ((i & 255) == 0 && rdtsc_ordered() >= next_report) {
 				plat_say("verify: pass %lu/%lu, %lu%% checked, %lu bad pages so far",
