@@ -36,20 +36,11 @@ TAIL_LINES=25
 # without it, so one stuck test shows where it stuck instead of eating the
 # harness's whole time.
 reap() {
-	local pid=$1 secs=$2 i=0 t
-	while [ "$i" -lt $((secs * 5)) ] && alive "$pid"; do
-		sleep 0.2
-		i=$((i + 1))
-	done
-	if alive "$pid"; then
+	local pid=$1 secs=$2 t
+	if ! gone_within "$pid" "$secs"; then
 		echo "    killed: pid $pid still running after ${secs}s" >&2
 		kill -KILL "$pid" 2>/dev/null
-		i=0
-		while [ "$i" -lt 150 ] && alive "$pid"; do
-			sleep 0.2
-			i=$((i + 1))
-		done
-		if alive "$pid"; then
+		if ! gone_within "$pid" 30; then
 			echo "    stuck: pid $pid outlived SIGKILL by 30 s; its threads:" >&2
 			for t in /proc/"$pid"/task/*; do
 				echo "    thread ${t##*/} $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" >&2
@@ -61,6 +52,16 @@ reap() {
 	fi
 	wait "$pid"
 	RC=$?
+}
+
+# gone_within PID SECS: 0 once PID has exited, 1 if it still runs after SECS.
+gone_within() {
+	local i=0
+	while [ "$i" -lt $(($2 * 5)) ] && alive "$1"; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	! alive "$1"
 }
 
 # alive PID: PID has not exited (a zombie has: only its reaping is left).
