@@ -758,6 +758,7 @@ void guest_mem_sample(struct guest_mem *gm)
 			gm_set_state(gm, p, GM_SAMPLED, 0);
 		} else if (s == GM_ZERO) {
 			uint64_t e = 0;
+			int written;
 			/*
 			 * Write-protected before the look: a guest write between the
 			 * look and the drop would otherwise make the kernel copy the
@@ -766,15 +767,16 @@ void guest_mem_sample(struct guest_mem *gm)
 			 */
 			gm_wp(gm, p, 1, 1);
 			/* Written since reconcile looked (the zero page got a private copy): data, not a sample. */
-			if (!gm->zero_pfn || pagemap_read(gm->pagemap_fd, page(gm, p), 1, &e) ||
-			    ((e & PM_PRESENT) && (e & PM_PFN_MASK) != gm->zero_pfn)) {
-				gm_wp(gm, p, 1, 0);
+			written = !gm->zero_pfn || pagemap_read(gm->pagemap_fd, page(gm, p), 1, &e) ||
+				  ((e & PM_PRESENT) && (e & PM_PFN_MASK) != gm->zero_pfn);
+			if (!written)
+				madvise(page(gm, p), GM_PAGE, MADV_DONTNEED);
+			gm_wp(gm, p, 1, 0);
+			if (written) {
 				if (gm->zero_pfn && (e & PM_PRESENT))
 					gm_set_state(gm, p, GM_PRESENT, GM_REF);
 				continue;
 			}
-			madvise(page(gm, p), GM_PAGE, MADV_DONTNEED);
-			gm_wp(gm, p, 1, 0);
 		}
 		gm->state[p] |= GM_SAMPLE;
 		gm->sample_idx[taken++] = p;
