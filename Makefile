@@ -14,7 +14,10 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     := -O2 -g
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS  := $(CSTD) $(WARN) $(OPT) -MMD -MP
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+# Recursive (=), not simple (:=): a target that needs deps (make test-kvm on
+# a fresh machine) asks pkg-config when it links, after deps installed the
+# packages, not when make reads this file, before.
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 VMM_SRCS := $(wildcard vmm/*.c)
 MM_SRCS  := $(wildcard mm/*.c)
@@ -53,7 +56,7 @@ $(BUILD)/test/guest.elf: $(BUILD)/guest.elf
 	@mkdir -p $(dir $@)
 	ln -sf ../guest.elf $@
 
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 
 $(BUILD)/test/unit_vmm: $(call tobj,tests/unit/test_vmm.c $(VMM_PURE))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
