@@ -18,6 +18,10 @@
 #   mv.run=reboot            reboot -f at once
 #   mv.run=panic             crash the kernel on purpose (sysrq c)
 #   mv.after=N               after the run, stay up N seconds more, then MemFree again
+#   mv.compact=SECS          while the run goes, compact all memory every SECS seconds
+#                            (fractions allowed): the guest kernel migrates its pages,
+#                            copying them to other guest-physical pages; at the end
+#                            /proc/vmstat's pgmigrate_success and compact_isolated
 # then prints `mv-guest: done rc=N` and powers off (poweroff -f). Every line it
 # prints starts with `mv-guest: ` and is `key=value` pairs.
 #
@@ -257,12 +261,13 @@ say "modules=$loaded"
 # mv.run=MODE takes every later word as its arguments (but mv.*= words and a
 # lone `--`); mv.secs=N for balloon-watch.
 set -f
-run=report secs=10 args= after=0 linger=0
+run=report secs=10 args= after=0 linger=0 compact=
 for w in $(cat /proc/cmdline); do
 	case $w in
 	mv.run=*) run=${w#mv.run=}; after=1 ;;
 	mv.secs=*) secs=${w#mv.secs=} ;;
 	mv.after=*) linger=${w#mv.after=} ;;
+	mv.compact=*) compact=${w#mv.compact=} ;;
 	mv.*=*) ;;
 	--) ;;
 	*) [ $after = 1 ] && args="$args $w" ;;
@@ -301,6 +306,12 @@ report() {
 
 rc=0
 say "run=$run args=\"${args# }\""
+# mv.compact=SECS: page migration inside the guest while the run goes.
+compactor=
+if [ -n "$compact" ]; then
+	(while echo 1 >/proc/sys/vm/compact_memory; do sleep "$compact"; done) &
+	compactor=$!
+fi
 case $run in
 report) report; rc=$? ;;
 shell)
@@ -330,6 +341,10 @@ panic)
 	sleep 1000000 ;;
 *) say "error=\"unknown mv.run=$run\""; rc=2 ;;
 esac
+if [ -n "$compactor" ]; then
+	kill "$compactor"
+	say "compact_every_s=$compact pgmigrate_success=$(vmstat pgmigrate_success) compact_isolated=$(vmstat compact_isolated)"
+fi
 # mv.after=N: stay up N seconds more (free page reporting, the balloon), then report again.
 if [ "$linger" -gt 0 ] 2>/dev/null; then
 	sleep "$linger"

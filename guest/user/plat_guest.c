@@ -133,6 +133,11 @@ void plat_idle_us(uint64_t us)
 	}
 }
 
+uint64_t plat_phys_addr(const void *p)
+{
+	return (uint64_t)(uintptr_t)p; /* identity mapped */
+}
+
 int plat_pageout(void *p, uint64_t bytes)
 {
 	static struct mv_range r;

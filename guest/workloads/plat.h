@@ -54,6 +54,13 @@ void plat_event(uint32_t event);
 /* Have the pages of [p, p + bytes) swapped out now; 0, or -1 if refused. */
 int plat_pageout(void *p, uint64_t bytes);
 
+/*
+ * The guest-physical address that backs p now, or UINT64_MAX when it
+ * cannot be known (a host process, or not root): what a report of a bad
+ * page needs to be matched with the VMM's side.
+ */
+uint64_t plat_phys_addr(const void *p);
+
 /* Give the CPU up for about us microseconds (the guest has nothing to do, as HLT would say). */
 void plat_idle_us(uint64_t us);
 

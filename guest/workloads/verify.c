@@ -47,7 +47,7 @@ static unsigned diff_words(const uint64_t *page, unsigned pat, uint64_t i, uint6
 static void describe_bad(const uint64_t *page, unsigned pat, uint64_t i, uint64_t seed, uint64_t pages)
 {
 	unsigned first = 0, last = 0, n = diff_words(page, pat, i, seed, &first, &last), f2 = 0, l2 = 0, n2;
-	uint64_t got = page[first], from = pages, at = 0;
+	uint64_t got = page[first], from = pages, at = 0, gpa = plat_phys_addr(page);
 
 	if (pat == PAT_RANDOM) {
 		for (uint64_t j = 0; j < pages && from == pages; j++) {
@@ -60,6 +60,8 @@ static void describe_bad(const uint64_t *page, unsigned pat, uint64_t i, uint64_
 				}
 		}
 	}
+	if (gpa != UINT64_MAX)
+		plat_say("verify: page %lu is at guest-physical 0x%lx", (unsigned long)i, (unsigned long)gpa);
 	plat_idle_us(200000);
 	n2 = diff_words(page, pat, i, seed, &f2, &l2);
 	if (from < pages)
