@@ -13,6 +13,21 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+int share_scan_may_tick(struct share_scan *s, uint64_t spent_ns)
+{
+	int64_t earn = (int64_t)SHARE_TICK_MS * 1000000 * s->cpu_pct / 100, cap = earn * (1000 / SHARE_TICK_MS);
+
+	s->cpu_credit_ns += earn - (int64_t)spent_ns;
+	if (s->cpu_credit_ns > cap)
+		s->cpu_credit_ns = cap;
+	if (s->cpu_credit_ns > 0)
+		return 1;
+	pthread_mutex_lock(&s->lock);
+	s->st.ticks_capped++;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 void share_scan_tick(struct share_scan *s, unsigned pages)
 {
 	struct mm_host *h = s->host;
@@ -41,10 +56,18 @@ static void *scan_thread(void *arg)
 {
 	struct share_scan *s = arg;
 	struct timespec next, now;
+	uint64_t spent = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&s->stop)) {
-		share_scan_tick(s, share_scan_tick_pages(s->rate));
+		if (share_scan_may_tick(s, spent)) {
+			uint64_t t0 = thread_cpu_ns();
+
+			share_scan_tick(s, share_scan_tick_pages(s->rate));
+			spent = thread_cpu_ns() - t0;
+		} else {
+			spent = 0;
+		}
 		/* Ticks on a fixed clock, so time spent merging does not slow the
 		 * rate; a scanner that fell behind by more than a tick starts afresh
 		 * rather than making up for it in a burst. */
@@ -62,13 +85,14 @@ static void *scan_thread(void *arg)
 	return NULL;
 }
 
-void share_scan_init(struct share_scan *s, struct mm_host *host, unsigned rate)
+void share_scan_init(struct share_scan *s, struct mm_host *host, unsigned rate, unsigned cpu_pct)
 {
 	static const uint8_t zero[4096];
 
 	memset(s, 0, sizeof(*s));
 	s->host = host;
 	s->rate = rate;
+	s->cpu_pct = cpu_pct < 1 ? 1 : cpu_pct > 100 ? 100 : cpu_pct;
 	s->zero_hash = XXH3_64bits(zero, sizeof(zero));
 	pthread_mutex_init(&s->lock, NULL);
 }

@@ -37,7 +37,7 @@ hard: the VMM compresses (ZIP) and swaps (SWCUR) the idlest pages itself. low: f
 also wait for memory. Back at ${BUDGETS[-1]} MiB the balloon deflates. Stats: $STATS
 
 TXT
-"$B/vmm" run --host-mem "${BUDGETS[0]}M" --share-rate 100000 --stats "$STATS" --control "$SOCK" \
+"$B/vmm" run --host-mem "${BUDGETS[0]}M" --share-rate 100000 --share-cpu 100 --stats "$STATS" --control "$SOCK" \
 	--vm name=web1,mem=256M --append "workload=dup size=96M seed=9 secs=$SECS rewrite=2" \
 	--vm name=web2,mem=256M --append "workload=dup size=96M seed=9 secs=$SECS rewrite=2" \
 	--vm name=db,mem=256M --append "workload=oltp db=96M cache=112M pattern=text secs=$SECS" \

@@ -61,7 +61,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 S=${SIZE}M M=$((SIZE * 2 + 64))M
 vmm() { "$B/vmm" run --swap-dir "$SWAPDIR" --stats "$TMP/$1.jsonl" "${@:2}" >"$TMP/$1.out" 2>"$TMP/$1.err"; }
 vmm zero --mem $M --append "workload=touch size=$S hist=1"
-vmm cow --share-rate 1000000 \
+vmm cow --share-rate 1000000 --share-cpu 100 \
 	--vm name=vm0,mem=$M --append "workload=memstress size=$S pattern=text seed=5 idle=5 write=1 order=random passes=1 hist=1" \
 	--vm name=twin,mem=$M --append "workload=memstress size=$S pattern=text seed=5 idle=12 passes=1"
 vmm decompress --vm name=vm0,mem=$M,zip_max_pct=60 \

@@ -220,6 +220,7 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 	cfg->idle_tax_pct = 75;
 	cfg->balloon_stats_ms = 1000;
 	cfg->share_rate = SHARE_DEFAULT_RATE;
+	cfg->share_cpu_pct = SHARE_DEFAULT_CPU_PCT;
 	cfg->zip_level = ZIP_DEFAULT_LEVEL;
 	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
 	for (int i = 0; i < argc; i++) {
@@ -281,6 +282,11 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return -1;
 			if (parse_uint(v, 100, 10000000, &cfg->share_rate))
 				return ERR("--share-rate: '%s' is not a number of pages a second from 100 to 10000000", v);
+		} else if (OPTION("--share-cpu")) {
+			if (!v)
+				return -1;
+			if (parse_uint(v, 1, 100, &cfg->share_cpu_pct))
+				return ERR("--share-cpu: '%s' is not a percentage of one CPU from 1 to 100", v);
 		} else if (OPTION("--zip-level")) {
 			char *end;
 			long n;

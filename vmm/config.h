@@ -50,6 +50,7 @@ struct host_config {
 	int swap_encrypt;           /* --swap-encrypt: swap-file pages sealed with a per-run key */
 	int share;                  /* page-sharing scanner on (default; --no-share) */
 	unsigned share_rate;        /* --share-rate: pages a second, host-wide */
+	unsigned share_cpu_pct;     /* --share-cpu: the most of one CPU the scanner uses */
 	int ksm;                    /* --ksm: guest RAM MADV_MERGEABLE (the KSM peer) */
 	int balloon;                /* a virtio-balloon in every VM (default; --no-balloon) */
 	unsigned idle_tax_pct;      /* --idle-tax: tau in percent (default 75) */

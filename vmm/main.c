@@ -38,7 +38,7 @@ static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
 "               [--prefetch N] [--swap-backend file|kernel] [--swap-encrypt]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
-"               [--no-share] [--share-rate PAGES] [--ksm] [--no-balloon] [--balloon-stats SECS] [--idle-tax PCT]\n"
+"               [--no-share] [--share-rate PAGES] [--share-cpu PCT] [--ksm] [--no-balloon] [--balloon-stats SECS] [--idle-tax PCT]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,initrd=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
 "               [--vm ... [--append ...]] ...\n"
 "       vmm run --mem SIZE [--kernel FILE] [--initrd FILE] [--append \"CMDLINE\"]\n"
@@ -90,6 +90,8 @@ static const char usage_text[] =
 "                    costs 4 active ones when memory is taken back)\n"
 "  --share-rate PAGES  pages the sharing scanner hashes a second, whole host\n"
 "                    (default 20000, about 1% of a core here)\n"
+"  --share-cpu PCT    the most of one CPU the sharing scanner may use, 1-100\n"
+"                    (default 2; on a slow or emulated CPU it scans fewer pages)\n"
 "  --ksm             mark guest RAM MADV_MERGEABLE for Linux KSM (a bench peer;\n"
 "                    use with --no-share, and start ksmd yourself)\n"
 "  --no-compress     no compression cache: reclaimed pages go straight to swap\n"
@@ -349,7 +351,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	mm_host_init(&host, budget);
 	host.idle_tax = cfg->idle_tax_pct / 100.0;
 	host.log = host_log;
-	share_scan_init(&scan, &host, cfg->share_rate);
+	share_scan_init(&scan, &host, cfg->share_rate, cfg->share_cpu_pct);
 	if (cfg->share) {
 		map_count_for_sharing(cfg);
 		ps_inited = 1;
@@ -367,8 +369,9 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 		console_log(NULL, "guest RAM is MADV_MERGEABLE: Linux KSM may merge it (ksmd run=%c)",
 			    ksm_run_state());
 	if (cfg->share)
-		console_log(NULL, "page sharing: scanner at %u pages a second (all-zero pages go to the zero page, "
-			    "identical pages to one frame per share group)", cfg->share_rate);
+		console_log(NULL, "page sharing: scanner at %u pages a second, at most %u%% of a CPU (all-zero pages "
+			    "go to the zero page, identical pages to one frame per share group)", cfg->share_rate,
+			    cfg->share_cpu_pct);
 	if (mem.compress)
 		console_log(NULL, "compression cache: zstd level %d, a page is kept if it shrinks to %u bytes or less",
 			    cfg->zip_level, cfg->zip_threshold);

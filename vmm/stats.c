@@ -187,9 +187,10 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 		h.state_ms[MEM_SOFT] / 1e3, h.state_ms[MEM_HARD] / 1e3, h.state_ms[MEM_LOW] / 1e3);
 	write_zip(f, &zsum);
 	share_scan_get_stats(scan, &sc);
-	fprintf(f, ",\"scan_pages\":%llu,\"scan_full\":%llu,\"scan_cpu_ms\":%.1f,\"scan_ns_per_page\":%.0f",
+	fprintf(f, ",\"scan_pages\":%llu,\"scan_full\":%llu,\"scan_cpu_ms\":%.1f,\"scan_ns_per_page\":%.0f,"
+		"\"scan_capped_ticks\":%llu",
 		(unsigned long long)sc.scanned, (unsigned long long)sc.full_scans, (double)sc.cpu_ns / 1e6,
-		sc.scanned ? (double)sc.cpu_ns / (double)sc.scanned : 0.0);
+		sc.scanned ? (double)sc.cpu_ns / (double)sc.scanned : 0.0, (unsigned long long)sc.ticks_capped);
 	if (scan->ps) {
 		struct pshare_stats ps;
 		struct stat fst;

@@ -630,7 +630,7 @@ t_dup_rewrites_at_its_rate() {
 # while writes keep breaking shares, and every page is right at the end.
 t_four_dup_vms_share_most_pages() {
 	local wl="workload=dup size=40M seed=3 secs=16"
-	vmm run --share-rate 50000 --stats "$WORK/s.jsonl" --vm name=a,mem=64M --append "$wl" \
+	vmm run --share-rate 50000 --share-cpu 100 --stats "$WORK/s.jsonl" --vm name=a,mem=64M --append "$wl" \
 		--vm name=b,mem=64M --append "$wl" --vm name=c,mem=64M --append "$wl" \
 		--vm name=d,mem=64M --append "$wl"
 	expect '[ $RC -eq 0 ]'
@@ -666,7 +666,7 @@ PY'
 # budget they overflow still find each other, and the pressure goes.
 t_sharing_works_under_pressure() {
 	local wl="workload=dup size=100M seed=11 secs=12 rewrite=2"
-	vmm run --host-mem 160M --share-rate 100000 --stats "$WORK/s.jsonl" \
+	vmm run --host-mem 160M --share-rate 100000 --share-cpu 100 --stats "$WORK/s.jsonl" \
 		--vm name=a,mem=128M --append "$wl" --vm name=b,mem=128M --append "$wl"
 	expect '[ $RC -eq 0 ]'
 	expect '[ "$(result a bad_pages)" = 0 ] && [ "$(result b bad_pages)" = 0 ]'
@@ -683,7 +683,7 @@ PY'
 
 # Salting: the same content in two share groups stays two copies.
 t_share_groups_share_nothing_across() {
-	vmm run --share-rate 50000 --stats "$WORK/s.jsonl" \
+	vmm run --share-rate 50000 --share-cpu 100 --stats "$WORK/s.jsonl" \
 		--vm name=a,mem=64M,share_group=1 --append "workload=dup size=24M seed=5 secs=5" \
 		--vm name=b,mem=64M,share_group=2 --append "workload=dup size=24M seed=5 secs=5"
 	expect '[ $RC -eq 0 ]'
@@ -970,6 +970,7 @@ t_ksm_marks_guest_ram_mergeable() {
 }
 
 t_bad_share_rate() { bad_input 64 "pages a second from 100" run --share-rate 5 --mem 16M; }
+t_bad_share_cpu() { bad_input 64 "percentage of one CPU from 1 to 100" run --share-cpu 0 --mem 16M; }
 
 t_bad_zip_level() { bad_input 64 "not a zstd level" run --zip-level 30 --mem 16M; }
 t_bad_zip_threshold() { bad_input 64 "from 64 to 4094" run --zip-threshold 5000 --mem 16M; }
@@ -1268,7 +1269,7 @@ t_max_map_count_is_put_back() {
 # VMs, think time gives the CPU up (the run takes its seconds, not more
 # CPU than the bursts need), and every page checks at the end.
 t_vdi_desktops_share_their_image() {
-	vmm run --share-rate 200000 --stats "$WORK/s.jsonl" \
+	vmm run --share-rate 200000 --share-cpu 100 --stats "$WORK/s.jsonl" \
 		--vm name=a,mem=64M --append "workload=vdi os=16M ws=8M secs=4 seed=1" \
 		--vm name=b,mem=64M --append "workload=vdi os=16M ws=8M secs=4 seed=2"
 	expect '[ $RC -eq 0 ] && [ "$(result a bad_pages)" = 0 ] && [ "$(result b bad_pages)" = 0 ]'

@@ -861,7 +861,7 @@ START_TEST(the_scanner_keeps_to_its_rate)
 	mm_host_init(&host, 64 * MIB);
 	ck_assert_int_eq(mm_host_add(&host, &a.gm), 0);
 	ck_assert_int_eq(mm_host_add(&host, &b.gm), 0);
-	share_scan_init(&sc, &host, 1000);
+	share_scan_init(&sc, &host, 1000, 100);
 	for (int t = 0; t < 100; t++)
 		share_scan_tick(&sc, per_tick);
 	share_scan_get_stats(&sc, &st);
@@ -881,6 +881,52 @@ START_TEST(the_scanner_keeps_to_its_rate)
 	mm_host_destroy(&host);
 	region_close(&a);
 	region_close(&b);
+}
+END_TEST
+
+/* The CPU cap: a tick interval earns cpu_pct% of 20 ms, a tick spends what it used. */
+static unsigned ticks_costing(struct share_scan *sc, unsigned intervals, uint64_t cost_ns)
+{
+	unsigned ran = 0;
+	uint64_t spent = 0;
+
+	for (unsigned t = 0; t < intervals; t++) {
+		int go = share_scan_may_tick(sc, spent);
+
+		spent = go ? cost_ns : 0;
+		ran += (unsigned)go;
+	}
+	return ran;
+}
+
+START_TEST(the_scanner_keeps_to_its_cpu_share)
+{
+	struct mm_host host;
+	struct share_scan sc;
+	struct share_scan_stats st;
+
+	mm_host_init(&host, 64 * MIB);
+	/* 2% of 20 ms is 400 us: ticks that cost less all run. */
+	share_scan_init(&sc, &host, 1000, 2);
+	ck_assert_uint_eq(ticks_costing(&sc, 1000, 300000), 1000);
+	share_scan_get_stats(&sc, &st);
+	ck_assert_uint_eq(st.ticks_capped, 0);
+	share_scan_destroy(&sc);
+	/* A 10 ms tick takes 25 intervals' earnings: about 40 of them in 1000. */
+	share_scan_init(&sc, &host, 1000, 2);
+	ck_assert_uint_ge(ticks_costing(&sc, 1000, 10000000), 39);
+	ck_assert_uint_le(ticks_costing(&sc, 1000, 10000000), 41);
+	share_scan_get_stats(&sc, &st);
+	ck_assert_uint_gt(st.ticks_capped, 1800);
+	/* Idle a long time, it keeps a second's earnings (20 ms) and no more: three 10 ms ticks, then it waits. */
+	ck_assert_uint_eq(ticks_costing(&sc, 5000, 0), 5000);
+	ck_assert_uint_eq(ticks_costing(&sc, 10, 10000000), 3);
+	share_scan_destroy(&sc);
+	/* At 100% a tick that takes most of its interval never waits. */
+	share_scan_init(&sc, &host, 1000, 100);
+	ck_assert_uint_eq(ticks_costing(&sc, 100, 15000000), 100);
+	share_scan_destroy(&sc);
+	mm_host_destroy(&host);
 }
 END_TEST
 
@@ -1040,6 +1086,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_forced_hash_collision_never_merges_different_pages);
 	tcase_add_test(tc, share_groups_keep_vms_apart_but_not_a_vm_from_itself);
 	tcase_add_test(tc, the_scanner_keeps_to_its_rate);
+	tcase_add_test(tc, the_scanner_keeps_to_its_cpu_share);
 	tcase_add_test(tc, ballooned_pages_leave_whatever_held_them);
 	tcase_add_test(tc, vmm_writes_reach_every_kind_of_page);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);

@@ -8,6 +8,7 @@
 #include "../../vmm/elf_loader.h"
 #include "../../vmm/json.h"
 #include "../../vmm/size.h"
+#include "../../mm/share_scan.h"
 #include "../../guest/abi.h"
 
 #include <check.h>
@@ -168,6 +169,30 @@ START_TEST(config_swap_options)
 	ck_assert_msg(parse(&cfg, dflt) == 0, "%s", err);
 	ck_assert_uint_eq(cfg.prefetch, 0); /* the memory manager's default */
 	ck_assert_int_eq(cfg.kernel_swap, 0);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(config_share_options)
+{
+	struct host_config cfg;
+	const char *args[] = { "--share-rate", "50000", "--share-cpu", "25", "--mem", "64M", NULL };
+	const char *dflt[] = { "--mem", "64M", NULL };
+	const char *zero[] = { "--share-cpu", "0", "--mem", "64M", NULL };
+	const char *over[] = { "--share-cpu", "101", "--mem", "64M", NULL };
+
+	ck_assert_msg(parse(&cfg, args) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.share_rate, 50000);
+	ck_assert_uint_eq(cfg.share_cpu_pct, 25);
+	config_free(&cfg);
+	ck_assert_msg(parse(&cfg, dflt) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.share_rate, SHARE_DEFAULT_RATE);
+	ck_assert_uint_eq(cfg.share_cpu_pct, SHARE_DEFAULT_CPU_PCT);
+	config_free(&cfg);
+	ck_assert_int_ne(parse(&cfg, zero), 0);
+	ck_assert_ptr_nonnull(strstr(err, "--share-cpu"));
+	config_free(&cfg);
+	ck_assert_int_ne(parse(&cfg, over), 0);
 	config_free(&cfg);
 }
 END_TEST
@@ -559,6 +584,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, config_multi_vm);
 	tcase_add_test(tc, config_single_vm_shorthand);
 	tcase_add_test(tc, config_swap_options);
+	tcase_add_test(tc, config_share_options);
 	tcase_add_test(tc, config_balloon_options);
 	tcase_add_test(tc, json_takes_flat_objects);
 	tcase_add_test(tc, json_refuses_what_it_does_not_take);
