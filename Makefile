@@ -22,7 +22,7 @@ LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 VMM_SRCS := $(wildcard vmm/*.c)
 MM_SRCS  := $(wildcard mm/*.c)
 # The parts of vmm/ with no KVM, no threads and no I/O: unit-tested directly.
-VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.c
+VMM_PURE := vmm/size.c vmm/config.c vmm/elf_loader.c vmm/boot_layout.c vmm/json.c vmm/ram_map.c
 
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 tobj     = $(patsubst %.c,$(BUILD)/test/obj/%.o,$(1))
@@ -90,7 +90,7 @@ $(BUILD)/test/unit_devices: $(call tobj,tests/unit/test_devices.c $(DEVICES))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # What a Linux guest reads: the bzImage loader, the ACPI tables, the 16550A.
-LINUX_PURE := vmm/linux_boot.c vmm/acpi_tables.c vmm/uart.c
+LINUX_PURE := vmm/linux_boot.c vmm/acpi_tables.c vmm/uart.c vmm/ram_map.c
 $(BUILD)/test/unit_linux: $(call tobj,tests/unit/test_linux.c $(LINUX_PURE))
 	$(CC) $(OPT) $(SAN) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 

@@ -34,29 +34,58 @@ static void check_timed(struct vm_devices *d)
 		d->log(d->log_ctx, msg);
 }
 
+/*
+ * The device models speak guest-physical addresses; the memory manager
+ * takes offsets in the RAM buffer.  Anything in the hole below 4 GiB, or
+ * straddling its edge, is not RAM: the access fails, the page is refused.
+ */
 static int mem_read(void *ctx, uint64_t gpa, void *dst, size_t len)
 {
-	return guest_mem_read(ctx, gpa, dst, len) ? -1 : 0;
+	struct vm_devices *d = ctx;
+	uint64_t off;
+
+	if (len == 0)
+		return 0;
+	return ram_map_offset(&d->map, gpa, len, &off) || guest_mem_read(d->gm, off, dst, len) ? -1 : 0;
 }
 
 static int mem_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 {
-	return guest_mem_write(ctx, gpa, src, len) ? -1 : 0;
+	struct vm_devices *d = ctx;
+	uint64_t off;
+
+	if (len == 0)
+		return 0;
+	return ram_map_offset(&d->map, gpa, len, &off) || guest_mem_write(d->gm, off, src, len) ? -1 : 0;
 }
 
 static int be_inflate(void *ctx, uint32_t pfn)
 {
-	return guest_mem_balloon_inflate(ctx, pfn);
+	struct vm_devices *d = ctx;
+	uint64_t off;
+
+	if (ram_map_offset(&d->map, (uint64_t)pfn * GM_PAGE, GM_PAGE, &off))
+		return -1;
+	return guest_mem_balloon_inflate(d->gm, (uint32_t)(off / GM_PAGE));
 }
 
 static int be_deflate(void *ctx, uint32_t pfn)
 {
-	return guest_mem_balloon_deflate(ctx, pfn);
+	struct vm_devices *d = ctx;
+	uint64_t off;
+
+	if (ram_map_offset(&d->map, (uint64_t)pfn * GM_PAGE, GM_PAGE, &off))
+		return -1;
+	return guest_mem_balloon_deflate(d->gm, (uint32_t)(off / GM_PAGE));
 }
 
 static int be_report(void *ctx, uint64_t gpa, uint64_t len)
 {
-	guest_mem_report_free(ctx, gpa, len);
+	struct vm_devices *d = ctx;
+	uint64_t off;
+
+	if (ram_map_offset(&d->map, gpa, len, &off) == 0)
+		guest_mem_report_free(d->gm, off, len);
 	return 0;
 }
 
@@ -86,22 +115,24 @@ static void balloon_irq(struct virtio_pci *vp, int level)
 		d->log(d->log_ctx, "KVM_IRQ_LINE failed: the balloon's interrupt is lost");
 }
 
-int devices_init(struct vm_devices *d, struct guest_mem *gm, int vm_fd, int balloon, uint32_t balloon_pages,
-		 void (*log)(void *ctx, const char *msg), void *log_ctx)
+int devices_init(struct vm_devices *d, struct guest_mem *gm, const struct ram_map *map, int vm_fd, int balloon,
+		 uint32_t balloon_pages, void (*log)(void *ctx, const char *msg), void *log_ctx)
 {
-	const struct balloon_backend be = { gm, be_inflate, be_deflate, be_report };
+	const struct balloon_backend be = { d, be_inflate, be_deflate, be_report };
 
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->lock, NULL);
 	pci_bus_init(&d->bus);
 	d->gm = gm;
+	d->map = *map;
 	d->log = log;
 	d->log_ctx = log_ctx;
 	d->vm_fd = vm_fd;
-	d->mem = (struct vq_mem){ gm, gm->size, mem_read, mem_write };
+	d->mem = (struct vq_mem){ d, ram_map_end(map), mem_read, mem_write };
 	if (!balloon)
 		return 0;
-	if (virtio_balloon_init(&d->balloon, gm->npages, &be, &d->mem, DEVICES_BAR_BASE) ||
+	if (virtio_balloon_init(&d->balloon, gm->npages, (uint32_t)(ram_map_end(map) / GM_PAGE), &be, &d->mem,
+				DEVICES_BAR_BASE) ||
 	    pci_bus_add(&d->bus, &d->balloon.vp.pci, DEVICES_BALLOON_SLOT))
 		return -1;
 	d->balloon.vp.log = balloon_log;

@@ -11,6 +11,7 @@
 
 #include "../mm/guest_mem.h"
 #include "pci.h"
+#include "ram_map.h"
 #include "virtio_balloon.h"
 
 #include <pthread.h>
@@ -30,6 +31,7 @@ struct vm_devices {
 	struct pci_bus bus;
 	struct vq_mem mem;
 	struct guest_mem *gm;
+	struct ram_map map;        /* guest-physical addresses to gm's offsets */
 	int balloon_on;
 	struct virtio_balloon balloon;
 	void (*log)(void *ctx, const char *msg);
@@ -43,8 +45,8 @@ struct vm_devices {
 };
 
 /* balloon_pages: the target to start from (a pinned balloon=SIZE), 0 for none. */
-int devices_init(struct vm_devices *d, struct guest_mem *gm, int vm_fd, int balloon, uint32_t balloon_pages,
-		 void (*log)(void *ctx, const char *msg), void *log_ctx);
+int devices_init(struct vm_devices *d, struct guest_mem *gm, const struct ram_map *map, int vm_fd, int balloon,
+		 uint32_t balloon_pages, void (*log)(void *ctx, const char *msg), void *log_ctx);
 void devices_destroy(struct vm_devices *d);
 
 /* A vCPU's port or MMIO exit: 1 if a device took it (data filled for a read), else 0. */

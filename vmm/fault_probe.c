@@ -25,7 +25,7 @@ static int run_probe(struct kvm_sys *kvm, uint8_t *ram, char *why, size_t len)
 	int vm_fd = -1, rc = 0;
 
 	if (kvm_vm_create(kvm, &vm_fd, err, sizeof(err)) ||
-	    kvm_vm_set_ram(vm_fd, ram, PROBE_RAM, err, sizeof(err)) ||
+	    kvm_vm_set_ram(vm_fd, 0, 0, ram, PROBE_RAM, err, sizeof(err)) ||
 	    kvm_vcpu_create(kvm, vm_fd, 0, &h, err, sizeof(err))) {
 		snprintf(why, len, "probe VM: %s", err);
 		goto out;

@@ -154,18 +154,18 @@ int kvm_irq_line(int vm_fd, unsigned irq, int level)
 	return ioctl(vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
 }
 
-int kvm_vm_set_ram(int vm_fd, void *host, uint64_t size, char *err, size_t errlen)
+int kvm_vm_set_ram(int vm_fd, unsigned slot, uint64_t gpa, void *host, uint64_t size, char *err, size_t errlen)
 {
 	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = 0,
+		.slot = slot,
+		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return ERR("KVM_SET_USER_MEMORY_REGION (%llu bytes): %s",
-			   (unsigned long long)size, strerror(errno));
+		return ERR("KVM_SET_USER_MEMORY_REGION (slot %u, %llu bytes at 0x%llx): %s", slot,
+			   (unsigned long long)size, (unsigned long long)gpa, strerror(errno));
 	return 0;
 }
 

@@ -38,8 +38,8 @@ int kvm_create_pit(int vm_fd, char *err, size_t errlen);
 /* Drive a level-triggered interrupt line (an INTx pin routed to IRQ irq). */
 int kvm_irq_line(int vm_fd, unsigned irq, int level);
 
-/* Guest RAM: one slot at gpa 0. */
-int kvm_vm_set_ram(int vm_fd, void *host, uint64_t size, char *err, size_t errlen);
+/* Guest RAM: memory slot `slot`, size bytes at gpa from host memory. */
+int kvm_vm_set_ram(int vm_fd, unsigned slot, uint64_t gpa, void *host, uint64_t size, char *err, size_t errlen);
 
 /* Create vCPU `index`, map its kvm_run, give it CPUID (APIC ID = index). */
 int kvm_vcpu_create(struct kvm_sys *kvm, int vm_fd, unsigned index,

@@ -1,4 +1,5 @@
 #include "linux_boot.h"
+#include "ram_map.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,7 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 	uint32_t cmdline_size, init_size, initrd_max;
 	uint8_t *zp = ram + LB_ZERO_PAGE_GPA;
 	unsigned setup_sects;
+	struct ram_map map;
 
 	memset(img, 0, sizeof(*img));
 	if (!linux_is_bzimage(k, lb->kernel_len) || lb->kernel_len < 0x1000)
@@ -107,6 +109,7 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 			   (unsigned long long)(LB_MIN_RAM >> 20), (unsigned long long)(LB_MAX_RAM >> 20),
 			   (unsigned long long)(lb->ram_size >> 20));
 
+	ram_map_init(&map, lb->ram_size, 1);
 	setup_sects = k[HDR_SETUP_SECTS] ? k[HDR_SETUP_SECTS] : 4;
 	pm_off = ((size_t)setup_sects + 1) * 512;
 	setup_end = HDR_JUMP + 2 + k[HDR_JUMP + 1];
@@ -117,7 +120,7 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 	if (init_size < pm_len)
 		init_size = (uint32_t)pm_len;
 	img->kernel_end = LB_KERNEL_GPA + init_size;
-	if (img->kernel_end + (16ULL << 20) > lb->ram_size)
+	if (img->kernel_end + (16ULL << 20) > map.low)
 		return CFG_ERR("%llu MiB is too little memory for this kernel (it unpacks to %u MiB)",
 			   (unsigned long long)(lb->ram_size >> 20), init_size >> 20);
 
@@ -140,7 +143,7 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 	put32(zp, BP_EXT_CMD_LINE, 0);
 
 	if (lb->initrd && lb->initrd_len) {
-		uint64_t top = lb->ram_size;
+		uint64_t top = map.low; /* below the hole, where gpa and offset agree */
 		initrd_max = get32(k, HDR_INITRD_ADDR_MAX);
 		if (!(get16(k, HDR_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G) && initrd_max && top > (uint64_t)initrd_max + 1)
 			top = (uint64_t)initrd_max + 1;
@@ -160,9 +163,11 @@ int linux_boot_write(uint8_t *ram, const struct linux_boot *lb, struct linux_ima
 	e820_add(zp, 0, LB_EBDA_GPA, E820_RAM);
 	e820_add(zp, LB_EBDA_GPA, 0xa0000 - LB_EBDA_GPA, E820_RESERVED);
 	e820_add(zp, LB_BIOS_GPA, LB_BIOS_END - LB_BIOS_GPA, E820_RESERVED);
-	e820_add(zp, LB_KERNEL_GPA, lb->ram_size - LB_KERNEL_GPA, E820_RAM);
+	e820_add(zp, LB_KERNEL_GPA, map.low - LB_KERNEL_GPA, E820_RAM);
 	e820_add(zp, LB_IOAPIC_GPA, 0x1000, E820_RESERVED);
 	e820_add(zp, LB_LAPIC_GPA, 0x1000, E820_RESERVED);
+	if (map.high)
+		e820_add(zp, RAM_MAP_HIGH_BASE, map.high, E820_RAM);
 
 	write_gdt_and_tables(ram);
 	img->entry = LB_KERNEL_GPA + 0x200;

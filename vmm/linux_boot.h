@@ -25,7 +25,7 @@
 #define LB_BIOS_GPA       0xe0000ULL   /* 0xe0000-0xfffff: reserved, ACPI tables live here */
 #define LB_BIOS_END       0x100000ULL
 #define LB_KERNEL_GPA     0x100000ULL
-#define LB_MAX_RAM        (3ULL << 30) /* RAM stays below the 32-bit hole (IOAPIC, LAPIC) */
+#define LB_MAX_RAM        (64ULL << 30) /* past 3 GiB, RAM goes on at 4 GiB (vmm/ram_map.h) */
 #define LB_MIN_RAM        (64ULL << 20)
 
 #define LB_IOAPIC_GPA     0xfec00000ULL

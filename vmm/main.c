@@ -51,7 +51,7 @@ static const char usage_text[] =
 "                      mem=SIZE    guest RAM, a multiple of 2M (test guest: at most 64G)\n"
 "                      kernel=FILE guest ELF64 image (default: guest.elf beside vmm),\n"
 "                                  or a Linux bzImage (64-bit boot protocol, ACPI,\n"
-"                                  COM1 on ttyS0; mem 64M-3G; docs/linux-guests.md)\n"
+"                                  COM1 on ttyS0; mem 64M-64G, past 3G at 4G; docs/linux-guests.md)\n"
 "                      initrd=FILE a Linux guest's initramfs\n"
 "                      vcpus=N     vCPUs, 1-64 (default 1)\n"
 "                      zip_max_pct=N  compression cache cap, 0-100% of mem\n"

@@ -55,12 +55,13 @@ static int serve_memory_fault(struct vcpu *v, const struct kvm_run *run)
 {
 	const struct kvm_memory_fault_compat *mf = kvm_run_memory_fault(run);
 	struct vm *vm = v->vm;
+	uint64_t off;
 
 	if (!vm->gm.sigbus || run->exit_reason != KVM_EXIT_MEMORY_FAULT)
 		return -1;
-	if (mf->gpa >= vm->ram_size || mf->size == 0 || mf->size > vm->ram_size - mf->gpa)
+	if (ram_map_offset(&vm->map, mf->gpa, mf->size, &off))
 		return -1;
-	for (uint64_t a = mf->gpa & ~(uint64_t)(GM_PAGE - 1); a < mf->gpa + mf->size; a += GM_PAGE)
+	for (uint64_t a = off & ~(uint64_t)(GM_PAGE - 1); a < off + mf->size; a += GM_PAGE)
 		guest_mem_fault(&vm->gm, (uint64_t)(uintptr_t)vm->ram + a, 0, 0);
 	return 0;
 }

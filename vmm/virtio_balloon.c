@@ -45,9 +45,9 @@ static int take_pfns(struct virtio_balloon *b, const struct vq_chain *c, const s
 				virtio_pci_fail(&b->vp, "cannot read a page number");
 				return -1;
 			}
-			if (pfn >= b->npages) {
-				snprintf(why, sizeof(why), "page number 0x%x is outside guest RAM (%u pages)", pfn,
-					 b->npages);
+			if (pfn >= b->pfn_end) {
+				snprintf(why, sizeof(why), "page number 0x%x is outside guest RAM (below 0x%x)", pfn,
+					 b->pfn_end);
 				virtio_pci_fail(&b->vp, why);
 				return -1;
 			}
@@ -183,7 +183,7 @@ static void reset(struct virtio_pci *vp)
 
 	/* The pages stay in the balloon: a new driver starts from an empty
 	 * balloon of its own, so they go back to the guest (zero-filled). */
-	for (uint32_t p = 0; p < b->npages; p++)
+	for (uint32_t p = 0; p < b->pfn_end; p++)
 		if (held(b, p) && b->be.deflate(b->be.ctx, p) == 0) {
 			set_held(b, p, 0);
 			b->ballooned--;
@@ -217,13 +217,14 @@ static const struct virtio_dev_ops balloon_ops = {
 	.reset = reset,
 };
 
-int virtio_balloon_init(struct virtio_balloon *b, uint32_t npages, const struct balloon_backend *be,
-			const struct vq_mem *mem, uint64_t bar_addr)
+int virtio_balloon_init(struct virtio_balloon *b, uint32_t npages, uint32_t pfn_end,
+			const struct balloon_backend *be, const struct vq_mem *mem, uint64_t bar_addr)
 {
 	memset(b, 0, sizeof(*b));
 	b->npages = npages;
+	b->pfn_end = pfn_end;
 	b->be = *be;
-	b->held = calloc((npages + 63) / 64, sizeof(uint64_t));
+	b->held = calloc((pfn_end + 63) / 64, sizeof(uint64_t));
 	if (!b->held || virtio_pci_init(&b->vp, &balloon_ops, b, mem, bar_addr))
 		return -1;
 	return 0;

@@ -48,8 +48,9 @@ struct balloon_backend {
 struct virtio_balloon {
 	struct virtio_pci vp;
 	struct balloon_backend be;
-	uint32_t npages;              /* pages of guest RAM */
-	uint64_t *held;               /* bitmap: pages in the balloon */
+	uint32_t npages;              /* pages of guest RAM: the most a target may be */
+	uint32_t pfn_end;             /* one past the highest page number of RAM (a hole may lie below) */
+	uint64_t *held;               /* bitmap by page number: pages in the balloon */
 	uint32_t num_pages;           /* the target */
 	uint32_t actual;              /* as the driver reports it */
 	uint64_t ballooned;           /* pages in the balloon now (MCTLSZ) */
@@ -61,8 +62,9 @@ struct virtio_balloon {
 	uint16_t stats_head;
 };
 
-int virtio_balloon_init(struct virtio_balloon *b, uint32_t npages, const struct balloon_backend *be,
-			const struct vq_mem *mem, uint64_t bar_addr);
+/* npages of RAM at page numbers below pfn_end (the backend turns away those in a hole). */
+int virtio_balloon_init(struct virtio_balloon *b, uint32_t npages, uint32_t pfn_end,
+			const struct balloon_backend *be, const struct vq_mem *mem, uint64_t bar_addr);
 void virtio_balloon_destroy(struct virtio_balloon *b);
 
 /* A new target (pages the guest should give up): the driver hears of it by a config interrupt. */

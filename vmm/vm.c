@@ -288,8 +288,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 		vm->entry = img.entry;
 	}
 
+	/* A Linux guest's RAM skips the PCI and APIC hole below 4 GiB (its e820 says so). */
+	ram_map_init(&vm->map, vm->ram_size, vm->linux_guest);
 	if (kvm_vm_create(kvm, &vm->fd, lerr, sizeof(lerr)) ||
-	    kvm_vm_set_ram(vm->fd, vm->ram, vm->ram_size, lerr, sizeof(lerr)))
+	    kvm_vm_set_ram(vm->fd, 0, 0, vm->ram, vm->map.low, lerr, sizeof(lerr)) ||
+	    (vm->map.high && kvm_vm_set_ram(vm->fd, 1, RAM_MAP_HIGH_BASE, vm->ram + vm->map.low, vm->map.high, lerr,
+					    sizeof(lerr))))
 		return ERR(EX_OSERR, "%s", lerr);
 	/* Linux calibrates against the PIT and wants it on IRQ 0. */
 	if (vm->linux_guest && kvm_create_pit(vm->fd, lerr, sizeof(lerr)))
@@ -363,7 +367,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct kvm_sys *kvm,
 	vm->gm.limit = cfg->limit / GM_PAGE;
 	vm->dev_inited = 1;
 	vm->has_balloon = !cfg->no_balloon;
-	if (devices_init(&vm->dev, &vm->gm, vm->fd, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
+	if (devices_init(&vm->dev, &vm->gm, &vm->map, vm->fd, vm->has_balloon, (uint32_t)(cfg->balloon / GM_PAGE), mem_log, vm))
 		return ERR(EX_OSERR, "cannot set up the VM's devices");
 	if (vm->linux_guest) {
 		pc_platform_init(&vm->pc, vm->fd, pc_out, pc_end, vm);

@@ -41,6 +41,7 @@ struct vm {
 	uint8_t *ram;
 	int ram_fd;                 /* the memfd behind ram when pages are shared, else -1 */
 	uint64_t ram_size;
+	struct ram_map map;          /* where guest-physical RAM is in ram (a Linux guest's is split) */
 	uint64_t entry;
 	uint64_t tsc_khz;
 	unsigned nvcpus;

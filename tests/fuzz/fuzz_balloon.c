@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(ram, 0, sizeof(ram));
 	pci_bus_init(&bus);
-	if (virtio_balloon_init(&bal, NPAGES, &be, &mem, BAR) || pci_bus_add(&bus, &bal.vp.pci, SLOT))
+	if (virtio_balloon_init(&bal, NPAGES, NPAGES, &be, &mem, BAR) || pci_bus_add(&bus, &bal.vp.pci, SLOT))
 		abort();
 	while (in.n) {
 		unsigned op = take(&in, 1) % 9;

@@ -226,6 +226,23 @@ t_linux_page_migration_loses_nothing() {
 	echo "    $(guest pgmigrate_success) pages migrated by the guest" >&2
 }
 
+# More than 3 GiB: RAM goes on above the 32-bit hole, at 4 GiB, and the
+# guest's own pages there (Linux allocates from above 4 GiB first) are
+# swapped and compressed like any other on a small budget.
+t_linux_ram_above_4g() {
+	linux 120 --mem 5G "${LX[@]}" --append "console=ttyS0 quiet mv.run=report"
+	expect '[ "$RC" -eq 0 ]'
+	# All of it but the kernel's share: more than 4.75 GiB.
+	expect '[ "$(guest memtotal_kb)" -gt 4980736 ]'
+	linux 300 --host-mem 192M --stats "$STATS" --vm "name=lx,mem=5G,kernel=$KERNEL,initrd=$INITRD" \
+		--append "console=ttyS0 mv.run=memstress -- workload=verify size=200M seed=9 passes=1"
+	expect '[ "$RC" -eq 0 ]'
+	expect 'grep -q "BIOS-e820: \[mem 0x0000000100000000-0x000000017fffffff\] usable" "$OUT"'
+	expect 'grep -q "BIOS-e820: \[mem 0x0000000000100000-0x00000000bfffffff\] usable" "$OUT"'
+	expect 'grep -q "RESULT workload=verify .*bad_pages=0" "$OUT"'
+	expect '[ "$(stat_max swcur_mb)" -gt 0 ] || [ "$(stat_max zip_mb)" -gt 0 ]'
+}
+
 # Two Linux VMs booted from the same image share pages (the scanner, as for the test guest).
 t_linux_vms_share_pages() {
 	linux 400 --stats "$STATS" \
@@ -255,7 +272,7 @@ echo "kvm tests in $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, /dev/kv
 for t in t_linux_boots_to_init_and_powers_off t_linux_virtio_balloon_binds_our_device \
 	 t_linux_balloon_follows_its_target t_linux_free_page_reporting_releases_memory \
 	 t_linux_reboot_ends_the_vm t_linux_panic_is_reported t_linux_two_vcpus \
-	 t_linux_overcommitted_swaps_and_loses_nothing t_linux_page_migration_loses_nothing t_linux_vms_share_pages t_test_guest_on_real_svm; do
+	 t_linux_overcommitted_swaps_and_loses_nothing t_linux_page_migration_loses_nothing t_linux_ram_above_4g t_linux_vms_share_pages t_test_guest_on_real_svm; do
 	run_test "$t"
 done
 echo "kvm tests: $pass passed, $fail failed${failed_names[*]:+ (${failed_names[*]})}"

@@ -678,7 +678,7 @@ static void balloon_open(void)
 	irq_level = 0;
 	pci_bus_init(&vbus);
 	/* 256 pages of "RAM": the test's 64 KiB is only where the rings live. */
-	ck_assert_int_eq(virtio_balloon_init(&bal, 256, &be, &mem, VBAR), 0);
+	ck_assert_int_eq(virtio_balloon_init(&bal, 256, 256, &be, &mem, VBAR), 0);
 	bal.vp.irq = t_irq;
 	ck_assert_int_eq(pci_bus_add(&vbus, &bal.vp.pci, 4), 0);
 	cfg_write(&vbus, 4, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);

@@ -113,6 +113,44 @@ START_TEST(linux_boot_places_kernel_zero_page_and_initrd)
 }
 END_TEST
 
+/*
+ * Past 3 GiB, RAM goes on at 4 GiB: e820 has the low RAM end at 3 GiB and
+ * a second RAM range above the hole.  No initrd, so only the first
+ * megabytes of the (smaller) buffer are written.
+ */
+START_TEST(linux_boot_puts_ram_past_3g_above_the_hole)
+{
+	const uint64_t buf = 64ULL << 20, ram_size = 5ULL << 30;
+	uint8_t *ram = calloc(1, buf), *k = fake_bzimage(), *zp = ram + LB_ZERO_PAGE_GPA;
+	struct linux_boot lb = boot_of(k, ram_size);
+	struct linux_image img;
+	uint64_t ram_total = 0, low_end = 0, high_start = 0, high_len = 0;
+
+	ck_assert_msg(linux_boot_write(ram, &lb, &img, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(zp[0x1e8], 7);
+	for (unsigned i = 0; i < zp[0x1e8]; i++) {
+		size_t e = 0x2d0 + i * 20;
+		uint64_t a = rd64(zp, e), n = rd64(zp, e + 8);
+
+		if (rd32(zp, e + 16) != 1)
+			continue;
+		ram_total += n;
+		if (a == LB_KERNEL_GPA)
+			low_end = a + n;
+		if (a >= (4ULL << 30))
+			high_start = a, high_len = n;
+		/* No RAM in the hole, where the IOAPIC and the local APIC are. */
+		ck_assert(a + n <= (3ULL << 30) || a >= (4ULL << 30));
+	}
+	ck_assert_uint_eq(low_end, 3ULL << 30);
+	ck_assert_uint_eq(high_start, 4ULL << 30);
+	ck_assert_uint_eq(high_len, 2ULL << 30);
+	ck_assert_uint_eq(ram_total, ram_size - (LB_KERNEL_GPA - LB_EBDA_GPA));
+	free(ram);
+	free(k);
+}
+END_TEST
+
 START_TEST(linux_boot_refuses_what_it_cannot_boot)
 {
 	const uint64_t ram_size = 128ULL << 20;
@@ -144,8 +182,8 @@ START_TEST(linux_boot_refuses_what_it_cannot_boot)
 
 	lb.ram_size = 32ULL << 20;
 	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
-	ck_assert_ptr_nonnull(strstr(err, "64 MiB to 3072 MiB"));
-	lb.ram_size = 4ULL << 30;
+	ck_assert_ptr_nonnull(strstr(err, "64 MiB to 65536 MiB"));
+	lb.ram_size = 65ULL << 30;
 	ck_assert_int_eq(linux_boot_write(ram, &lb, &img, err, sizeof(err)), -2);
 	lb.ram_size = ram_size;
 
@@ -425,6 +463,7 @@ static Suite *linux_suite(void)
 	TCase *tc = tcase_create("boot");
 
 	tcase_add_test(tc, linux_boot_places_kernel_zero_page_and_initrd);
+	tcase_add_test(tc, linux_boot_puts_ram_past_3g_above_the_hole);
 	tcase_add_test(tc, linux_boot_refuses_what_it_cannot_boot);
 	tcase_add_test(tc, linux_cpu_state_enters_long_mode);
 	tcase_add_test(tc, acpi_tables_are_consistent);

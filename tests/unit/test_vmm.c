@@ -7,6 +7,7 @@
 #include "../../vmm/config.h"
 #include "../../vmm/elf_loader.h"
 #include "../../vmm/json.h"
+#include "../../vmm/ram_map.h"
 #include "../../vmm/size.h"
 #include "../../mm/share_scan.h"
 #include "../../guest/abi.h"
@@ -170,6 +171,45 @@ START_TEST(config_swap_options)
 	ck_assert_uint_eq(cfg.prefetch, 0); /* the memory manager's default */
 	ck_assert_int_eq(cfg.kernel_swap, 0);
 	config_free(&cfg);
+}
+END_TEST
+
+/* A Linux guest's RAM: [0, 3G) and [4G, ...) from one buffer; the test guest's is flat. */
+START_TEST(ram_map_skips_the_hole)
+{
+	struct ram_map m;
+	uint64_t off = 0;
+
+	ram_map_init(&m, 5ULL << 30, 1);
+	ck_assert_uint_eq(m.low, 3ULL << 30);
+	ck_assert_uint_eq(m.high, 2ULL << 30);
+	ck_assert_uint_eq(ram_map_end(&m), 6ULL << 30);
+	ck_assert_int_eq(ram_map_offset(&m, 0x1000, 4096, &off), 0);
+	ck_assert_uint_eq(off, 0x1000);
+	ck_assert_int_eq(ram_map_offset(&m, 4ULL << 30, 4096, &off), 0);
+	ck_assert_uint_eq(off, 3ULL << 30);
+	ck_assert_int_eq(ram_map_offset(&m, (6ULL << 30) - 4096, 4096, &off), 0);
+	ck_assert_uint_eq(off, (5ULL << 30) - 4096);
+	ck_assert_uint_eq(ram_map_gpa(&m, 3ULL << 30), 4ULL << 30);
+	ck_assert_uint_eq(ram_map_gpa(&m, 0x1000), 0x1000);
+	/* The hole, its edges, past the end, wrap-around and empty ranges are not RAM. */
+	ck_assert_int_eq(ram_map_offset(&m, 3ULL << 30, 4096, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, 0xfee00000, 4, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, (3ULL << 30) - 8, 16, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, (4ULL << 30) - 8, 16, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, (6ULL << 30) - 8, 16, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, 6ULL << 30, 1, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, 0x1000, UINT64_MAX, &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, 4ULL << 30, UINT64_MAX - (1ULL << 30), &off), -1);
+	ck_assert_int_eq(ram_map_offset(&m, 0x1000, 0, &off), -1);
+	/* Up to 3 GiB, split or not, it is flat; the test guest's always is. */
+	ram_map_init(&m, 3ULL << 30, 1);
+	ck_assert_uint_eq(m.high, 0);
+	ck_assert_int_eq(ram_map_offset(&m, 4ULL << 30, 4096, &off), -1);
+	ram_map_init(&m, 5ULL << 30, 0);
+	ck_assert_uint_eq(m.low, 5ULL << 30);
+	ck_assert_int_eq(ram_map_offset(&m, (3ULL << 30) + 4096, 4096, &off), 0);
+	ck_assert_uint_eq(off, (3ULL << 30) + 4096);
 }
 END_TEST
 
@@ -585,6 +625,7 @@ static Suite *vmm_suite(void)
 	tcase_add_test(tc, config_single_vm_shorthand);
 	tcase_add_test(tc, config_swap_options);
 	tcase_add_test(tc, config_share_options);
+	tcase_add_test(tc, ram_map_skips_the_hole);
 	tcase_add_test(tc, config_balloon_options);
 	tcase_add_test(tc, json_takes_flat_objects);
 	tcase_add_test(tc, json_refuses_what_it_does_not_take);
