@@ -28,10 +28,10 @@ int share_scan_may_tick(struct share_scan *s, uint64_t spent_ns)
 	return 0;
 }
 
-void share_scan_tick(struct share_scan *s, unsigned pages)
+uint64_t share_scan_tick(struct share_scan *s, unsigned pages)
 {
 	struct mm_host *h = s->host;
-	uint64_t scanned = 0, t0 = thread_cpu_ns();
+	uint64_t scanned = 0, t0 = thread_cpu_ns(), spent;
 	unsigned wrapped = 0;
 
 	pthread_rwlock_rdlock(&h->vms_lock);
@@ -45,11 +45,13 @@ void share_scan_tick(struct share_scan *s, unsigned pages)
 		scanned += guest_mem_scan(h->vms[i], budget, s->zero_hash, &wrapped);
 	}
 	pthread_rwlock_unlock(&h->vms_lock);
+	spent = thread_cpu_ns() - t0;
 	pthread_mutex_lock(&s->lock);
 	s->st.scanned += scanned;
 	s->st.full_scans += wrapped;
-	s->st.cpu_ns += thread_cpu_ns() - t0;
+	s->st.cpu_ns += spent;
 	pthread_mutex_unlock(&s->lock);
+	return spent;
 }
 
 static void *scan_thread(void *arg)
@@ -60,14 +62,7 @@ static void *scan_thread(void *arg)
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load(&s->stop)) {
-		if (share_scan_may_tick(s, spent)) {
-			uint64_t t0 = thread_cpu_ns();
-
-			share_scan_tick(s, share_scan_tick_pages(s->rate));
-			spent = thread_cpu_ns() - t0;
-		} else {
-			spent = 0;
-		}
+		spent = share_scan_may_tick(s, spent) ? share_scan_tick(s, share_scan_tick_pages(s->rate)) : 0;
 		/* Ticks on a fixed clock, so time spent merging does not slow the
 		 * rate; a scanner that fell behind by more than a tick starts afresh
 		 * rather than making up for it in a burst. */

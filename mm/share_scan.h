@@ -52,8 +52,8 @@ void share_scan_stop(struct share_scan *s);
 void share_scan_destroy(struct share_scan *s);
 void share_scan_get_stats(struct share_scan *s, struct share_scan_stats *out);
 
-/* One tick's work (the thread's body, for tests): up to `pages` pages. */
-void share_scan_tick(struct share_scan *s, unsigned pages);
+/* One tick's work (the thread's body, for tests): up to `pages` pages; returns its CPU time in ns. */
+uint64_t share_scan_tick(struct share_scan *s, unsigned pages);
 
 /*
  * Whether the thread runs its next tick under the CPU cap: each tick

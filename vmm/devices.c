@@ -59,24 +59,31 @@ static int mem_write(void *ctx, uint64_t gpa, const void *src, size_t len)
 	return ram_map_offset(&d->map, gpa, len, &off) || guest_mem_write(d->gm, off, src, len) ? -1 : 0;
 }
 
-static int be_inflate(void *ctx, uint32_t pfn)
+/* The memory manager's page for the guest's page number pfn: 0, or -1 in the hole. */
+static int ram_page(const struct vm_devices *d, uint32_t pfn, uint32_t *p)
 {
-	struct vm_devices *d = ctx;
 	uint64_t off;
 
 	if (ram_map_offset(&d->map, (uint64_t)pfn * GM_PAGE, GM_PAGE, &off))
 		return -1;
-	return guest_mem_balloon_inflate(d->gm, (uint32_t)(off / GM_PAGE));
+	*p = (uint32_t)(off / GM_PAGE);
+	return 0;
+}
+
+static int be_inflate(void *ctx, uint32_t pfn)
+{
+	struct vm_devices *d = ctx;
+	uint32_t p;
+
+	return ram_page(d, pfn, &p) ? -1 : guest_mem_balloon_inflate(d->gm, p);
 }
 
 static int be_deflate(void *ctx, uint32_t pfn)
 {
 	struct vm_devices *d = ctx;
-	uint64_t off;
+	uint32_t p;
 
-	if (ram_map_offset(&d->map, (uint64_t)pfn * GM_PAGE, GM_PAGE, &off))
-		return -1;
-	return guest_mem_balloon_deflate(d->gm, (uint32_t)(off / GM_PAGE));
+	return ram_page(d, pfn, &p) ? -1 : guest_mem_balloon_deflate(d->gm, p);
 }
 
 static int be_report(void *ctx, uint64_t gpa, uint64_t len)

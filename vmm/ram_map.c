@@ -2,7 +2,6 @@
 
 void ram_map_init(struct ram_map *m, uint64_t size, int split)
 {
-	m->size = size;
 	m->low = split && size > RAM_MAP_LOW_MAX ? RAM_MAP_LOW_MAX : size;
 	m->high = size - m->low;
 }
@@ -22,11 +21,6 @@ int ram_map_offset(const struct ram_map *m, uint64_t gpa, uint64_t len, uint64_t
 		return -1;
 	*off = m->low + (gpa - RAM_MAP_HIGH_BASE);
 	return 0;
-}
-
-uint64_t ram_map_gpa(const struct ram_map *m, uint64_t off)
-{
-	return off < m->low ? off : RAM_MAP_HIGH_BASE + (off - m->low);
 }
 
 uint64_t ram_map_end(const struct ram_map *m)

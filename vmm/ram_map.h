@@ -15,7 +15,6 @@
 #define RAM_MAP_HIGH_BASE (4ULL << 30)   /* where the rest starts */
 
 struct ram_map {
-	uint64_t size;  /* bytes of RAM, the buffer's size */
 	uint64_t low;   /* bytes at gpa 0 */
 	uint64_t high;  /* bytes at RAM_MAP_HIGH_BASE (0: none) */
 };
@@ -29,9 +28,6 @@ void ram_map_init(struct ram_map *m, uint64_t size, int split);
  * hole or runs past the end).
  */
 int ram_map_offset(const struct ram_map *m, uint64_t gpa, uint64_t len, uint64_t *off);
-
-/* The guest-physical address of buffer offset off (off < size). */
-uint64_t ram_map_gpa(const struct ram_map *m, uint64_t off);
 
 /* One past the highest guest-physical address of RAM. */
 uint64_t ram_map_end(const struct ram_map *m);
