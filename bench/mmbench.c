@@ -5,12 +5,16 @@
  *         (O_DIRECT where the filesystem allows it)
  *   uffd  the bare userfaultfd round trip: a thread touches a missing page,
  *         a handler thread resolves it with UFFDIO_COPY, the toucher resumes
+ *         (the handler sleeps in poll(2) between faults)
+ *   uffd_spin  the same with a handler that spins on its non-blocking
+ *         userfaultfd instead of sleeping, as the VMM's fault thread does
+ *         while its poll window lasts (--fault-poll-us)
  * usage: mmbench DIR [PAGES]   (DIR: where the test swap file goes)
  * and what --swap-encrypt adds to each page that goes out and comes back:
  *   seal  encrypt a 4 KiB page and take its tag (swapcrypt_seal)
  *   open  check the tag and decrypt it in place (swapcrypt_open)
  * Prints "read p50_us=.. p99_us=.. max_us=.. direct=0|1",
- * "uffd p50_us=.. p99_us=.. max_us=..", and "seal"/"open" lines in the same form.
+ * "uffd p50_us=.. p99_us=.. max_us=..", the same for "uffd_spin", and "seal"/"open" lines in the same form.
  */
 #include "../mm/hist.h"
 #include "../mm/slots.h"
@@ -21,6 +25,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +98,7 @@ struct uffd_bench {
 	struct uffd_info u;
 	uint8_t *area;
 	uint8_t *src;
+	int spin;
 	int stop;
 };
 
@@ -103,19 +109,23 @@ static void *handler(void *arg)
 	struct pollfd p = { .fd = b->u.fd, .events = POLLIN };
 
 	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
-		if (poll(&p, 1, 100) <= 0)
+		if (!b->spin && poll(&p, 1, 100) <= 0)
 			continue;
-		if (read(b->u.fd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
+		if (read(b->u.fd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT) {
+			if (b->spin)
+				sched_yield();
 			continue;
+		}
 		uffd_copy(b->u.fd, (void *)(uintptr_t)(m.arg.pagefault.address & ~4095ull), b->src, 4096, 0);
 	}
 	return NULL;
 }
 
-static int bench_uffd(uint32_t pages)
+static int bench_uffd(uint32_t pages, int spin)
 {
-	static struct hist h;
-	struct uffd_bench b = { 0 };
+	static struct hist hs[2];
+	struct hist *hp = &hs[spin != 0];
+	struct uffd_bench b = { .spin = spin };
 	char err[256];
 	pthread_t t;
 
@@ -131,11 +141,11 @@ static int bench_uffd(uint32_t pages)
 	for (uint32_t i = 0; i < pages; i++) {
 		uint64_t t0 = now_ns();
 		(void)*(volatile uint8_t *)(b.area + (size_t)i * 4096);
-		hist_add(&h, now_ns() - t0);
+		hist_add(hp, now_ns() - t0);
 	}
 	__atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
-	print("uffd", &h, "");
+	print(spin ? "uffd_spin" : "uffd", hp, "");
 	close(b.u.fd);
 	munmap(b.area, (size_t)pages * 4096);
 	free(b.src);
@@ -184,5 +194,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR [PAGES >= 64]\n", argv[0]);
 		return 2;
 	}
-	return bench_read(argv[1], pages) | bench_uffd(pages / 4) | bench_crypt(pages / 4);
+	return bench_read(argv[1], pages) | bench_uffd(pages / 4, 0) | bench_uffd(pages / 4, 1) | bench_crypt(pages / 4);
 }

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,9 @@ int guest_mem_init(struct guest_mem *gm, const struct guest_mem_config *cfg, uin
 	gm->host = host;
 	gm->fault_around = cfg->fault_around ? cfg->fault_around : GM_DEFAULT_FAULT_AROUND;
 	gm->prefetch = cfg->prefetch ? cfg->prefetch : GM_DEFAULT_PREFETCH;
+	if (cfg->fault_poll_us > FAULT_POLL_MAX_US)
+		return ERR("fault polling takes 0-%d microseconds", FAULT_POLL_MAX_US);
+	fault_poll_init(&gm->poll, (uint64_t)cfg->fault_poll_us * 1000);
 	gm->nsample = cfg->sample_pages ? cfg->sample_pages : GM_DEFAULT_SAMPLE_PAGES;
 	if (gm->fault_around > 64 || gm->prefetch > SWAP_READ_MAX || gm->nsample > 10000)
 		return ERR("fault_around takes 1-64 pages, prefetch 1-%d, sampling at most 10000", SWAP_READ_MAX);
@@ -548,6 +552,35 @@ int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *src, size_t 
 	return vmm_access(gm, gpa, (void *)(uintptr_t)src, len, 1);
 }
 
+/*
+ * Spin up to the poll window for the next message (fault_poll.h); returns
+ * what read(2) returned, or 0 when the window passed with nothing.
+ */
+static ssize_t spin_for_faults(struct guest_mem *gm, struct uffd_msg *msgs, size_t len)
+{
+	uint64_t window = gm->poll.window_ns, t0, t;
+	ssize_t n = 0;
+
+	if (!window || (gm->host && !fault_poll_claim(&gm->host->fault_spinning, gm->host->fault_spinners)))
+		return 0;
+	t0 = now_ns();
+	do {
+		n = read(gm->uffd.fd, msgs, len);
+		if (n > 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		n = 0;
+		/* Let a vCPU that shares this CPU run: it is likely the one about to fault. */
+		sched_yield();
+		t = now_ns();
+	} while (t - t0 < window);
+	if (gm->host)
+		fault_poll_release(&gm->host->fault_spinning);
+	gm->poll_ns += now_ns() - t0;
+	if (n > 0)
+		gm->poll_hits++;
+	return n;
+}
+
 static void *fault_thread(void *arg)
 {
 	struct guest_mem *gm = arg;
@@ -556,19 +589,24 @@ static void *fault_thread(void *arg)
 		{ .fd = gm->uffd.fd, .events = POLLIN },
 		{ .fd = gm->stop_fd, .events = POLLIN },
 	};
+	uint64_t served = 0;         /* when the last batch was served (0: none yet) */
 
 	for (;;) {
-		ssize_t n;
+		ssize_t n = served ? spin_for_faults(gm, msgs, sizeof(msgs)) : 0;
 
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			gm_log(gm, "fault thread: poll: %s", strerror(errno));
-			break;
+		if (!n) {
+			if (poll(pfd, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				gm_log(gm, "fault thread: poll: %s", strerror(errno));
+				break;
+			}
+			if (pfd[1].revents)
+				break;
+			n = read(gm->uffd.fd, msgs, sizeof(msgs));
+			if (n > 0 && served)
+				fault_poll_slept(&gm->poll, now_ns() - served);
 		}
-		if (pfd[1].revents)
-			break;
-		n = read(gm->uffd.fd, msgs, sizeof(msgs));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
@@ -582,6 +620,7 @@ static void *fault_thread(void *arg)
 					(msgs[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0,
 					(msgs[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) != 0);
 		}
+		served = now_ns();
 	}
 	return NULL;
 }
@@ -945,6 +984,8 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->swapouts = gm->swapouts;
 	s->swapin_faults = gm->swapin_faults;
 	memcpy(s->faults, gm->faults, sizeof(s->faults));
+	s->poll_hits = gm->poll_hits;
+	s->poll_ns = gm->poll_ns;
 	s->active = (uint64_t)(gm->active_frac * (double)gm->size);
 	s->meta_bytes = meta_bytes(gm);
 	s->buffer_bytes = buffer_bytes(gm);

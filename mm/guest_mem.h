@@ -30,6 +30,7 @@
 #ifndef MEMVISOR_MM_GUEST_MEM_H
 #define MEMVISOR_MM_GUEST_MEM_H
 
+#include "fault_poll.h"
 #include "hist.h"
 #include "swapfile.h"
 #include "uffd.h"
@@ -63,6 +64,7 @@ struct guest_mem_config {
 	unsigned fault_around;       /* untouched pages filled per first-touch fault (1-64); the
 				      * window grows on sequential faults (GM_FAULT_AROUND_MAX) */
 	unsigned prefetch;           /* most swapped pages read per swap-in fault (1-SWAP_READ_MAX) */
+	unsigned fault_poll_us;      /* longest spin for the next fault before sleeping (fault_poll.h); 0: never */
 	unsigned sample_pages;       /* pages per activity-sampling period (ESX: 100) */
 	int sigbus;                  /* faults come as KVM memory-fault exits, not messages */
 	int kernel_swap;             /* swap out with MADV_PAGEOUT to host swap, no swap file */
@@ -108,6 +110,7 @@ struct guest_mem_stats {
 							    * hash matches the compare refused */
 	uint64_t share_victims;                        /* cumulative: victims shared, not stored */
 	uint64_t faults[GM_FAULT_KINDS];
+	uint64_t poll_hits, poll_ns;                   /* cumulative: messages caught spinning; time spun */
 	uint64_t active;                               /* bytes: the TCHD estimate */
 	uint64_t meta_bytes, buffer_bytes;
 	uint64_t fault_p50_ns, fault_p99_ns, fault_max_ns;
@@ -156,6 +159,8 @@ struct guest_mem {
 	uint64_t swapins, swapouts, swapin_faults, swap_errors;
 	uint64_t readahead_pages;    /* swapped in ahead of the guest's faults */
 	uint64_t faults[GM_FAULT_KINDS];
+	struct fault_poll poll;      /* the fault thread's own */
+	atomic_ullong poll_hits, poll_ns;
 	struct hist fault_hist;
 	struct hist fault_hist_kind[GM_FAULT_KINDS];   /* the same, by kind */
 	int swap_disabled;

@@ -1,11 +1,13 @@
 #include "mm_host.h"
 #include "alloc_policy.h"
+#include "fault_poll.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint64_t now_ms(void)
 {
@@ -20,6 +22,7 @@ void mm_host_init(struct mm_host *h, uint64_t budget)
 	memset(h, 0, sizeof(*h));
 	h->budget = budget;
 	h->idle_tax = ALLOC_DEFAULT_TAX;
+	h->fault_spinners = fault_poll_spinners_for(sysconf(_SC_NPROCESSORS_ONLN));
 	memstate_init(&h->ms, budget);
 	h->state_since_ms = now_ms();
 	pthread_mutex_init(&h->lock, NULL);

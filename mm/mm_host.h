@@ -52,6 +52,8 @@ struct mm_host {
 	atomic_ullong consumed_pages;  /* present pages of every VM, kept by guest_mem */
 	atomic_ullong overhead_bytes;  /* refreshed each period */
 	atomic_llong zip_bytes;        /* compression caches' chunks, kept by guest_mem */
+	atomic_uint fault_spinning;    /* fault threads spinning for their next fault now */
+	unsigned fault_spinners;       /* how many may (fault_poll.h) */
 	int kick;                      /* reclaim wanted now (under lock) */
 	uint64_t free, consumed, overhead;
 	uint64_t blocked_faults;

@@ -223,6 +223,7 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 	cfg->share_cpu_pct = SHARE_DEFAULT_CPU_PCT;
 	cfg->zip_level = ZIP_DEFAULT_LEVEL;
 	cfg->zip_threshold = GM_DEFAULT_ZIP_THRESHOLD;
+	cfg->fault_poll_us = FAULT_POLL_DEFAULT_US;
 	for (int i = 0; i < argc; i++) {
 		const char *v;
 		int m;
@@ -309,6 +310,12 @@ int config_parse_run(int argc, char **argv, struct host_config *cfg,
 				return -1;
 			if (parse_uint(v, 1, SWAP_READ_MAX, &cfg->prefetch))
 				return ERR("--prefetch: '%s' is not a number of pages from 1 to %d", v, SWAP_READ_MAX);
+		} else if (OPTION("--fault-poll-us")) {
+			if (!v)
+				return -1;
+			if (parse_uint(v, 0, FAULT_POLL_MAX_US, &cfg->fault_poll_us))
+				return ERR("--fault-poll-us: '%s' is not a number of microseconds from 0 to %d", v,
+					   FAULT_POLL_MAX_US);
 		} else if (OPTION("--swap-dir")) {
 			if (!v)
 				return -1;

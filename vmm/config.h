@@ -45,6 +45,7 @@ struct host_config {
 	const char *swap_dir;       /* NULL: a fresh temporary directory */
 	int fault_service;          /* FAULT_SERVICE_* */
 	unsigned prefetch;          /* swapped pages read per swap-in fault; 0: default */
+	unsigned fault_poll_us;     /* longest spin of a fault thread for its next fault; 0: none */
 	int kernel_swap;            /* --swap-backend kernel: MADV_PAGEOUT to host swap */
 	int compress;               /* compression cache on (default; --no-compress) */
 	int swap_encrypt;           /* --swap-encrypt: swap-file pages sealed with a per-run key */

@@ -36,7 +36,7 @@
 
 static const char usage_text[] =
 "usage: vmm run [--host-mem SIZE] [--stats FILE] [--swap-dir DIR] [--fault-service MODE]\n"
-"               [--prefetch N] [--swap-backend file|kernel] [--swap-encrypt]\n"
+"               [--prefetch N] [--fault-poll-us US] [--swap-backend file|kernel] [--swap-encrypt]\n"
 "               [--no-compress] [--zip-level N] [--zip-threshold BYTES]\n"
 "               [--no-share] [--share-rate PAGES] [--share-cpu PCT] [--ksm] [--no-balloon] [--balloon-stats SECS] [--idle-tax PCT]\n"
 "               --vm name=NAME,mem=SIZE[,kernel=FILE][,initrd=FILE][,vcpus=N] [--append \"CMDLINE\"]\n"
@@ -82,6 +82,10 @@ static const char usage_text[] =
 "                    window doubles on sequential faults up to N, and the next\n"
 "                    run is read ahead (default 128; docs/memory.md has the\n"
 "                    measurement)\n"
+"  --fault-poll-us US  longest a VM's fault thread spins for the next fault\n"
+"                    before it sleeps, 0-10000 (default 200; 0: never spins).\n"
+"                    The spin adapts as KVM's halt polling does, and at most\n"
+"                    all CPUs but one spin at once (docs/memory.md)\n"
 "  --no-share        no page-sharing scanner\n"
 "  --no-balloon      no virtio-balloon device in the VMs\n"
 "  --balloon-stats SECS  ask each guest's balloon driver for its memory stats\n"
@@ -342,6 +346,7 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	}
 	/* Compression needs our own swap path: the kernel-swap peer goes without. */
 	mem = (struct guest_mem_config){ .swap_dir = swap_dir, .sigbus = sigbus, .prefetch = cfg->prefetch,
+					 .fault_poll_us = cfg->fault_poll_us,
 					 .kernel_swap = cfg->kernel_swap,
 					 .compress = cfg->compress && !cfg->kernel_swap,
 					 .swap_encrypt = cfg->swap_encrypt,
@@ -365,6 +370,9 @@ static int run_host(struct host_config *cfg, uint64_t t0)
 	console_log(NULL, "host memory %.1f MiB (%s), minFree %.1f MiB; fault service: %s; swap files in %s",
 		    (double)budget / 1048576.0, cfg->host_mem ? "--host-mem" : "free memory of this machine",
 		    (double)host.ms.min_free / 1048576.0, service, swap_dir);
+	if (!sigbus && cfg->fault_poll_us && host.fault_spinners)
+		console_log(NULL, "fault threads spin up to %u us for their next fault, %u at a time (--fault-poll-us)",
+			    cfg->fault_poll_us, host.fault_spinners);
 	if (cfg->ksm)
 		console_log(NULL, "guest RAM is MADV_MERGEABLE: Linux KSM may merge it (ksmd run=%c)",
 			    ksm_run_state());

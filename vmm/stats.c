@@ -101,6 +101,7 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		"\"zero_mb\":%.2f,\"tchd_mb\":%.2f,\"swcur_mb\":%.2f,\"swr\":%llu,\"sww\":%llu,"
 		"\"swr_s\":%.0f,\"sww_s\":%.0f,\"swapin_faults\":%llu,\"swr_ahead\":%llu,\"zero_faults\":%llu,"
 		"\"fault_p50_us\":%.1f,\"fault_p99_us\":%.1f,\"fault_max_us\":%.1f,"
+		"\"poll_hits\":%llu,\"poll_ms\":%.1f,"
 		"\"meta_kb\":%.1f,\"meta_pct\":%.3f,\"ovhd_mb\":%.2f,\"swap_full\":%s,\"swap_errors\":%llu",
 		vm->nvcpus, MB(vm->ram_size), MB(m.mapped), MB(m.consumed), MB(m.zero), MB(m.active),
 		MB(m.swapped), (unsigned long long)m.swapins, (unsigned long long)m.swapouts,
@@ -108,6 +109,7 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		(unsigned long long)m.swapin_faults, (unsigned long long)m.readahead_pages,
 		(unsigned long long)m.faults[GM_FAULT_ZERO],
 		(double)m.fault_p50_ns / 1e3, (double)m.fault_p99_ns / 1e3, (double)m.fault_max_ns / 1e3,
+		(unsigned long long)m.poll_hits, (double)m.poll_ns / 1e6,
 		(double)m.meta_bytes / 1024.0, vm->ram_size ? 100.0 * (double)m.meta_bytes / (double)vm->ram_size : 0,
 		MB(m.meta_bytes + m.buffer_bytes), m.swap_full ? "true" : "false",
 		(unsigned long long)m.swap_errors);

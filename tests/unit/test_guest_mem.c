@@ -187,6 +187,44 @@ START_TEST(sequential_first_touches_grow_the_window)
 }
 END_TEST
 
+/* Touch every 8th page of a region whose fault thread spins up to poll_us; its stats after. */
+static void touch_with_polling(unsigned poll_us, struct guest_mem_stats *s)
+{
+	struct guest_mem_config cfg = {
+		.name = region_name(), .size = 8 * MIB, .swap_dir = "/tmp", .fault_around = 1, .prefetch = 1,
+		.fault_poll_us = poll_us,
+	};
+	struct region r = { .size = 8 * MIB };
+
+	r.ram = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ck_assert_ptr_ne(r.ram, MAP_FAILED);
+	madvise(r.ram, r.size, MADV_NOHUGEPAGE);
+	ck_assert_msg(guest_mem_init(&r.gm, &cfg, r.ram, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(guest_mem_start(&r.gm, err, sizeof(err)) == 0, "%s", err);
+	for (uint32_t p = 3; p < 2048; p += 8)
+		r.ram[(size_t)p * PG] = (uint8_t)p;
+	for (uint32_t p = 3; p < 2048; p += 8)
+		ck_assert_uint_eq(r.ram[(size_t)p * PG], (uint8_t)p);
+	guest_mem_get_stats(&r.gm, s);
+	ck_assert_uint_eq(s->faults[GM_FAULT_ZERO], 256);
+	region_close(&r);
+}
+
+START_TEST(the_fault_thread_spins_for_the_next_fault_only_when_asked)
+{
+	struct guest_mem_stats s;
+
+	/* One thread faulting page after page comes back within microseconds:
+	 * once the window has grown, the spin catches its faults. */
+	touch_with_polling(5000, &s);
+	ck_assert_uint_gt(s.poll_hits, 0);
+	ck_assert_uint_gt(s.poll_ns, 0);
+	touch_with_polling(0, &s);
+	ck_assert_uint_eq(s.poll_hits, 0);
+	ck_assert_uint_eq(s.poll_ns, 0);
+}
+END_TEST
+
 START_TEST(swap_out_and_in_keeps_every_byte)
 {
 	struct region r;
@@ -1087,6 +1125,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, share_groups_keep_vms_apart_but_not_a_vm_from_itself);
 	tcase_add_test(tc, the_scanner_keeps_to_its_rate);
 	tcase_add_test(tc, the_scanner_keeps_to_its_cpu_share);
+	tcase_add_test(tc, the_fault_thread_spins_for_the_next_fault_only_when_asked);
 	tcase_add_test(tc, ballooned_pages_leave_whatever_held_them);
 	tcase_add_test(tc, vmm_writes_reach_every_kind_of_page);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);

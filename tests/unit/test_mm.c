@@ -2,6 +2,7 @@
  * Unit tests for mm/, the memory manager library: no KVM involved.
  */
 #include "../../mm/alloc_policy.h"
+#include "../../mm/fault_poll.h"
 #include "../../mm/memstate.h"
 #include "../../mm/pshare.h"
 #include "../../mm/slots.h"
@@ -82,6 +83,48 @@ START_TEST(falls_and_climbs_with_hysteresis)
 	ck_assert_int_eq(memstate_update(&ms, 2 * m), MEM_HARD);
 	ck_assert_int_eq(memstate_update(&ms, 2 * m), MEM_SOFT);
 	ck_assert_int_eq(memstate_update(&ms, 2 * m), MEM_HIGH);
+}
+END_TEST
+
+START_TEST(fault_polling_adapts_as_halt_polling_does)
+{
+	struct fault_poll fp;
+	atomic_uint spinning = 0;
+
+	fault_poll_init(&fp, 200000);
+	ck_assert_uint_eq(fp.window_ns, 0);
+	/* Faults that come back within the maximum grow the window: 10 us, then doubling, capped. */
+	fault_poll_slept(&fp, 30000);
+	ck_assert_uint_eq(fp.window_ns, FAULT_POLL_START_NS);
+	fault_poll_slept(&fp, 30000);
+	ck_assert_uint_eq(fp.window_ns, 20000);
+	for (int i = 0; i < 10; i++)
+		fault_poll_slept(&fp, 200000);
+	ck_assert_uint_eq(fp.window_ns, 200000);
+	/* One wait past the maximum: a quiet VM spins no more. */
+	fault_poll_slept(&fp, 200001);
+	ck_assert_uint_eq(fp.window_ns, 0);
+	/* Off stays off. */
+	fault_poll_init(&fp, 0);
+	fault_poll_slept(&fp, 0);
+	ck_assert_uint_eq(fp.window_ns, 0);
+	/* A maximum under the start value is still the cap. */
+	fault_poll_init(&fp, 5000);
+	fault_poll_slept(&fp, 1000);
+	ck_assert_uint_eq(fp.window_ns, 5000);
+
+	/* All CPUs but one may spin; one CPU never spins. */
+	ck_assert_uint_eq(fault_poll_spinners_for(1), 0);
+	ck_assert_uint_eq(fault_poll_spinners_for(2), 1);
+	ck_assert_uint_eq(fault_poll_spinners_for(8), 7);
+	ck_assert_uint_eq(fault_poll_spinners_for(-1), 0);
+	ck_assert_int_eq(fault_poll_claim(&spinning, 2), 1);
+	ck_assert_int_eq(fault_poll_claim(&spinning, 2), 1);
+	ck_assert_int_eq(fault_poll_claim(&spinning, 2), 0);
+	fault_poll_release(&spinning);
+	ck_assert_int_eq(fault_poll_claim(&spinning, 2), 1);
+	ck_assert_int_eq(fault_poll_claim(&spinning, 0), 0);
+	ck_assert_uint_eq(spinning, 2);
 }
 END_TEST
 
@@ -547,6 +590,7 @@ static Suite *mm_suite(void)
 	tcase_add_test(tc, thresholds_are_esx_fractions);
 	tcase_add_test(tc, falls_and_climbs_with_hysteresis);
 	tcase_add_test(tc, no_flapping_on_noise);
+	tcase_add_test(tc, fault_polling_adapts_as_halt_polling_does);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slots");

@@ -9,6 +9,7 @@
 #include "../../vmm/json.h"
 #include "../../vmm/ram_map.h"
 #include "../../vmm/size.h"
+#include "../../mm/fault_poll.h"
 #include "../../mm/share_scan.h"
 #include "../../guest/abi.h"
 
@@ -155,20 +156,26 @@ static const struct {
 	{ { "--prefetch", "257", "--mem", "1G", NULL }, "from 1 to 256" },
 	{ { "--prefetch", "8x", "--mem", "1G", NULL }, "from 1 to 256" },
 	{ { "--swap-backend", "disk", "--mem", "1G", NULL }, "not file or kernel" },
+	{ { "--fault-poll-us", "10001", "--mem", "1G", NULL }, "from 0 to 10000" },
+	{ { "--fault-poll-us", "-1", "--mem", "1G", NULL }, "from 0 to 10000" },
+	{ { "--fault-poll-us", "5ms", "--mem", "1G", NULL }, "from 0 to 10000" },
+	{ { "--fault-poll-us", NULL }, "--fault-poll-us needs a value" },
 };
 
 START_TEST(config_swap_options)
 {
 	struct host_config cfg;
-	const char *args[] = { "--prefetch", "256", "--swap-backend", "kernel", "--mem", "64M", NULL };
+	const char *args[] = { "--prefetch", "256", "--swap-backend", "kernel", "--fault-poll-us", "0", "--mem", "64M", NULL };
 	const char *dflt[] = { "--mem", "64M", NULL };
 
 	ck_assert_msg(parse(&cfg, args) == 0, "%s", err);
 	ck_assert_uint_eq(cfg.prefetch, 256);
+	ck_assert_uint_eq(cfg.fault_poll_us, 0);
 	ck_assert_int_eq(cfg.kernel_swap, 1);
 	config_free(&cfg);
 	ck_assert_msg(parse(&cfg, dflt) == 0, "%s", err);
 	ck_assert_uint_eq(cfg.prefetch, 0); /* the memory manager's default */
+	ck_assert_uint_eq(cfg.fault_poll_us, FAULT_POLL_DEFAULT_US);
 	ck_assert_int_eq(cfg.kernel_swap, 0);
 	config_free(&cfg);
 }
