@@ -25,6 +25,8 @@
 #                                      an absolute one at the same path; a dynamic
 #                                      executable brings its libraries
 #   KVM_HARNESS_MEM=MiB                L1's memory (default 2048)
+#   KVM_HARNESS_SMP=N                  L1's CPUs (default 1; more run as threads of
+#                                      QEMU's multi-threaded TCG)
 #   KVM_HARNESS_APPEND="..."           more for L1's kernel command line
 #   KVM_HARNESS_MAKE=0                 do not run `make all` first (use build/'s binaries)
 #   KVM_HARNESS_INTERACTIVE=1          on a terminal: CMD reads the console (e.g. bash)
@@ -47,11 +49,13 @@ OUT=build/kvm-harness
 TIMEOUT=${KVM_HARNESS_TIMEOUT:-600}
 VERBOSE=${KVM_HARNESS_VERBOSE:-0}
 MEM=${KVM_HARNESS_MEM:-2048}
+SMP=${KVM_HARNESS_SMP:-1}
 DISK=${KVM_HARNESS_DISK:-8G}
 append_disk=
 
 log() { echo "kvm-harness: $*" >&2; }
 die() { log "error: $*"; exit 125; }
+case $SMP in ''|*[!0-9]*|0) die "KVM_HARNESS_SMP takes a number of CPUs from 1" ;; esac
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -258,7 +262,7 @@ log "booting L1 (TCG, $MEM MiB, timeout ${TIMEOUT}s): $CMD"
 t0=$(date +%s.%N)
 set +e
 if [ "$VERBOSE" = 1 ]; then show='{ print; fflush() }'; else show='!on && (i = index($0, "kvm-harness: L1 up")) { on = 1; $0 = substr($0, i) } on { print; fflush() }'; fi
-qemu=("$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nographic -no-reboot
+qemu=("$QEMU" -accel tcg -cpu qemu64,+svm,+npt -m "$MEM" -smp "$SMP" -nographic -no-reboot
       -nic none "${disk[@]}" -kernel build/linux/vmlinuz -initrd "$RUN/initrd" -append "$append"
       -monitor "unix:$RUN/monitor.sock,server=on,wait=off")
 if [ -e "$RUN/root/work/.kvm-harness/interactive" ]; then
