@@ -110,7 +110,7 @@ struct guest_mem_stats {
 							    * hash matches the compare refused */
 	uint64_t share_victims;                        /* cumulative: victims shared, not stored */
 	uint64_t faults[GM_FAULT_KINDS];
-	uint64_t poll_hits, poll_ns;                   /* cumulative: messages caught spinning; time spun */
+	uint64_t poll_hits, poll_ns;                   /* cumulative: batches of messages caught spinning; time spun */
 	uint64_t active;                               /* bytes: the TCHD estimate */
 	uint64_t meta_bytes, buffer_bytes;
 	uint64_t fault_p50_ns, fault_p99_ns, fault_max_ns;
