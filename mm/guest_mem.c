@@ -10,6 +10,7 @@
 #include "mm_host.h"
 #include "pagemap.h"
 #include "pshare.h"
+#include "thread_name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -632,6 +633,7 @@ int guest_mem_start(struct guest_mem *gm, char *err, size_t errlen)
 	if (e)
 		return ERR("cannot start the fault thread: %s", strerror(e));
 	gm->thread_started = 1;
+	thread_name(gm->thread, "fault-%s", gm->name);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "mm_host.h"
 #include "alloc_policy.h"
 #include "fault_poll.h"
+#include "thread_name.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -348,6 +349,7 @@ int mm_host_start(struct mm_host *h)
 	if (e)
 		return -e;
 	h->started = 1;
+	thread_name(h->thread, "memstate");
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "share_scan.h"
+#include "thread_name.h"
 
 #include <errno.h>
 #include <string.h>
@@ -106,6 +107,7 @@ int share_scan_start(struct share_scan *s)
 	if (e)
 		return -e;
 	s->started = 1;
+	thread_name(s->thread, "share-scan");
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "acpi_tables.h"
 #include "linux_boot.h"
 #include "../guest/abi.h"
+#include "../mm/thread_name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -398,6 +399,7 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 			return ERR(EX_OSERR, "pthread_create: %s", strerror(e));
 		}
 		vm->vcpus[i].started = 1;
+		thread_name(vm->vcpus[i].thread, "vcpu%u-%s", i, vm->name);
 	}
 	return 0;
 }
