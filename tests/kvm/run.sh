@@ -31,27 +31,37 @@ TAIL_LINES=25
 . "$ROOT/tests/lib/runner.sh"
 
 # reap PID SECS: wait for PID, killing it after SECS; sets RC (137 when killed).
-# A VMM that SIGKILL cannot end within 30 s is stuck in L1's kernel: then
-# its threads' states and kernel stacks go to stderr, and the suite goes on
-# without it, so one stuck test shows where it stuck instead of eating the
-# harness's whole time.
+# A VMM still running at its deadline first shows where its threads wait
+# (a vCPU halted in KVM, one blocked in a userfaultfd fault, a VMM thread
+# on a lock), with the host's load and the VMM's last stats row, so a hang
+# in CI says what hung.  A VMM that SIGKILL cannot end within 30 s is stuck
+# in L1's kernel: its threads are shown again and the suite goes on
+# without it, so one stuck test does not eat the harness's whole time.
 reap() {
-	local pid=$1 secs=$2 t
+	local pid=$1 secs=$2
 	if ! gone_within "$pid" "$secs"; then
-		echo "    killed: pid $pid still running after ${secs}s" >&2
+		echo "    killed: pid $pid still running after ${secs}s; load $(cut -d' ' -f1-3 /proc/loadavg); its threads:" >&2
+		show_threads "$pid"
+		[ -s "$STATS" ] && echo "    last stats: $(grep '"vm":' "$STATS" | tail -n 1 | cut -c1-600)" >&2
 		kill -KILL "$pid" 2>/dev/null
 		if ! gone_within "$pid" 30; then
 			echo "    stuck: pid $pid outlived SIGKILL by 30 s; its threads:" >&2
-			for t in /proc/"$pid"/task/*; do
-				echo "    thread ${t##*/} $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" >&2
-				sed 's/^/      /' "$t/stack" >&2 2>/dev/null
-			done
+			show_threads "$pid"
 			RC=137
 			return
 		fi
 	fi
 	wait "$pid"
 	RC=$?
+}
+
+# show_threads PID: each thread's name, state, wait channel and kernel stack.
+show_threads() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "    thread ${t##*/} $(cat "$t/comm" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" >&2
+		sed 's/^/      /' "$t/stack" >&2 2>/dev/null
+	done
 }
 
 # gone_within PID SECS: 0 once PID has exited, 1 if it still runs after SECS.
