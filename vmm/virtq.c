@@ -140,6 +140,15 @@ int virtq_wants_interrupt(struct virtq *q, const struct vq_mem *m)
 {
 	uint16_t flags;
 
+	/*
+	 * A full barrier, not a release one: the used index we stored must be
+	 * visible before we load the flags.  A driver re-enabling interrupts
+	 * clears NO_INTERRUPT, fences, then looks at the used index; with the
+	 * store and the load reordered (x86 allows it) each side would see the
+	 * other's old value, and the driver would wait for an interrupt that
+	 * never comes (virtio 1.2, 2.7.7.2).
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (m->read(m->ctx, q->avail, &flags, sizeof(flags)))
 		return 1;
 	return !(flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
