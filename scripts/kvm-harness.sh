@@ -26,7 +26,9 @@
 #                                      executable brings its libraries
 #   KVM_HARNESS_MEM=MiB                L1's memory (default 2048)
 #   KVM_HARNESS_SMP=N                  L1's CPUs (default 1; more run as threads of
-#                                      QEMU's multi-threaded TCG)
+#                                      QEMU's multi-threaded TCG, whose TSCs are not
+#                                      in sync and which can hold an IPI for minutes:
+#                                      for experiments, not tests; docs/linux-guests.md)
 #   KVM_HARNESS_APPEND="..."           more for L1's kernel command line
 #   KVM_HARNESS_MAKE=0                 do not run `make all` first (use build/'s binaries)
 #   KVM_HARNESS_INTERACTIVE=1          on a terminal: CMD reads the console (e.g. bash)
