@@ -146,7 +146,7 @@ int virtq_wants_interrupt(struct virtq *q, const struct vq_mem *m)
 	 * clears NO_INTERRUPT, fences, then looks at the used index; with the
 	 * store and the load reordered (x86 allows it) each side would see the
 	 * other's old value, and the driver would wait for an interrupt that
-	 * never comes (virtio 1.2, 2.7.7.2).
+	 * never comes (the spec's used buffer notification suppression).
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (m->read(m->ctx, q->avail, &flags, sizeof(flags)))
