@@ -104,9 +104,9 @@ $(BUILD)/test/triplefault.elf: tests/integration/triplefault.S
 
 include guest/guest.mk
 
-# The suites run one after another even under make -j: run side by side, the
-# stress test's memory pressure and the fuzzer's CPU would slow the real-KVM
-# harness's emulated L1 past its tests' time bounds.
+# The suites run one after another even under make -j: side by side, the
+# stress test's memory pressure and the fuzzer's CPU would compete with the
+# real-KVM harness's emulated L1, whose tests have time bounds.
 TEST_SUITES := test-unit test-valgrind test-integration test-stress test-fuzz test-kvm
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test/vmm $(UNIT_TESTS) $(BUILD)/test/triplefault.elf
