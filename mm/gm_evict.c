@@ -163,7 +163,7 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 		if (st(gm, v[i]) == GM_EVICTING && gm_share_victim(gm, v[i], gm->stage + (size_t)i * GM_PAGE))
 			freed++;
 	if (gm->zip)
-		freed = gm_zip_store(gm, v, n, kind, len);
+		freed += gm_zip_store(gm, v, n, kind, len);
 	/* The rest go to the file, staged where they are. */
 	for (unsigned i = 0; i < n; i++) {
 		if (kind[i] != TO_FILE || st(gm, v[i]) != GM_EVICTING)
