@@ -157,8 +157,9 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 	gm_zip_classify(gm, n, kind, len);
 
 	pthread_mutex_lock(&gm->lock);
-	/* A victim that a frame holds already is shared, not stored (the seed's
-	 * order for the hard state: share first, then compress, then swap). */
+	/* A victim that a frame holds already, or that a page the scanner saw
+	 * holds too, is shared, not stored (the seed's order for the hard
+	 * state: share first, then compress, then swap). */
 	for (unsigned i = 0; gm->ps && i < n; i++)
 		if (st(gm, v[i]) == GM_EVICTING && gm_share_victim(gm, v[i], gm->stage + (size_t)i * GM_PAGE))
 			freed++;

@@ -108,7 +108,11 @@ int gm_unshare_to_hole(struct guest_mem *gm, uint32_t p);
 
 /* gm_share.c: give shared page p (write-protected, or its write pending) its own page again. */
 void gm_break_share(struct guest_mem *gm, uint32_t p);
-/* Map evicting page p (its bytes staged in copy) to a frame that holds them; 1 if done. */
+/*
+ * Map evicting page p (its bytes staged in copy) to a frame that holds
+ * them, or to a new frame with the hinted page of the same bytes, when
+ * that page's VM is not busy; 1 if done.
+ */
 int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy);
 
 /* gm_zip.c */

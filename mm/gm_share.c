@@ -233,22 +233,6 @@ static void map_frames(struct guest_mem *gm, uint32_t *p, uint32_t *f, unsigned 
 	}
 }
 
-int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy)
-{
-	void *owner;
-	uint32_t f;
-
-	if (!pshare_room(gm->ps) ||
-	    pshare_lookup(gm->ps, gm->hash(copy, GM_PAGE), gm->share_group, &owner, &f) != PS_FRAME)
-		return 0;
-	if (memcmp(copy, pshare_data(gm->ps, f), GM_PAGE) || map_run(gm, p, f, 1)) {
-		drop_ref(gm, f);
-		return 0;
-	}
-	gm->share_victims++;
-	return 1;
-}
-
 /* A page to merge: with frame f (a reference held), or with hint page q of VM o. */
 struct cand {
 	struct guest_mem *o;    /* NULL: a frame */
@@ -295,31 +279,91 @@ static int by_vm_then_page(const void *a, const void *b)
 }
 
 /*
- * Pair page p with hint page q of VM o (o's lock held): compare under
- * write protection and put both in a new frame.  The frame number, or
- * SLOT_NONE if they differ (or no frame could be had).
+ * Pair page p of gm, whose bytes are `bytes`, with hint page q of VM o
+ * (o's lock held): compare under write protection and put both in a new
+ * frame, q merging.  The frame number (two references), or SLOT_NONE if
+ * they differ (then p becomes the hint if hint_p) or no frame could be had.
  */
-static uint32_t pair_up(struct guest_mem *gm, const struct cand *c, struct guest_mem *o)
+static uint32_t pair_up(struct guest_mem *gm, uint32_t p, const void *bytes, uint64_t hash,
+			struct guest_mem *o, uint32_t q, int hint_p)
 {
 	uint32_t f;
 
-	gm_wp(o, c->q, 1, 1);
-	if (memcmp(page(gm, c->p), page(o, c->q), GM_PAGE)) {
+	gm_wp(o, q, 1, 1);
+	if (memcmp(bytes, page(o, q), GM_PAGE)) {
 		gm->share_differ++;
-		pshare_hint(gm->ps, c->hash, gm->share_group, gm, c->p);
+		if (hint_p)
+			pshare_hint(gm->ps, hash, gm->share_group, gm, p);
 		f = SLOT_NONE;
 	} else {
-		f = pshare_make(gm->ps, c->hash, gm->share_group, page(gm, c->p), 2);
+		f = pshare_make(gm->ps, hash, gm->share_group, bytes, 2);
 	}
 	if (f == SLOT_NONE) {
 		/* In gm itself, q may be a candidate of this batch yet: the batch releases it. */
 		if (o != gm)
-			gm_wp(o, c->q, 1, 0);
+			gm_wp(o, q, 1, 0);
 		return SLOT_NONE;
 	}
 	mm_host_account(gm->host, 1);
-	gm_set_state(o, c->q, GM_MERGING, 0);
+	gm_set_state(o, q, GM_MERGING, 0);
 	return f;
+}
+
+/*
+ * Victim p (lock held) and hint page q of VM o hold the same bytes:
+ * both to one new frame.  Eviction holds gm's lock and may not wait for
+ * o's (the scanner holds two), so a busy o keeps its page for the scan.
+ */
+static int pair_victim(struct guest_mem *gm, uint32_t p, const void *copy, uint64_t hash,
+		       struct guest_mem *o, uint32_t q)
+{
+	uint32_t f = SLOT_NONE;
+
+	if (o != gm && pthread_mutex_trylock(&o->lock))
+		return 0;
+	if (gm_takeable(o, q)) {
+		f = pair_up(gm, p, copy, hash, o, q, 0);
+		if (f != SLOT_NONE)
+			map_frames(o, &q, &(uint32_t){ f }, 1);
+		else if (o == gm && st(gm, q) == GM_PRESENT)
+			gm_wp(gm, q, 1, 0);
+	}
+	if (o != gm)
+		pthread_mutex_unlock(&o->lock);
+	if (f == SLOT_NONE)
+		return 0;
+	if (map_run(gm, p, f, 1)) {
+		drop_ref(gm, f);
+		return 0;
+	}
+	return 1;
+}
+
+int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy)
+{
+	uint64_t hash;
+	void *owner;
+	uint32_t v;
+
+	if (!pshare_room(gm->ps))
+		return 0;
+	hash = gm->hash(copy, GM_PAGE);
+	switch (pshare_lookup(gm->ps, hash, gm->share_group, &owner, &v)) {
+	case PS_FRAME:
+		if (memcmp(copy, pshare_data(gm->ps, v), GM_PAGE) || map_run(gm, p, v, 1)) {
+			drop_ref(gm, v);
+			return 0;
+		}
+		break;
+	case PS_HINT:
+		if ((owner == gm && v == p) || !pair_victim(gm, p, copy, hash, owner, v))
+			return 0;
+		break;
+	case PS_NONE:
+		return 0;
+	}
+	gm->share_victims++;
+	return 1;
 }
 
 /*
@@ -365,7 +409,10 @@ static void share_batch(struct guest_mem *gm, struct cand *c, unsigned n)
 		/* The hint's VM is visited by this thread alone, but its faults take its lock. */
 		if (o != gm && pthread_mutex_trylock(&o->lock))
 			continue;
-		if (gm_takeable(o, c[i].q) && (f = pair_up(gm, &c[i], o)) != SLOT_NONE) {
+		if (!gm_takeable(o, c[i].q)) {
+			/* The hint's page is out (or going): p, here now, is the better hint. */
+			pshare_hint(gm->ps, c[i].hash, gm->share_group, gm, p);
+		} else if ((f = pair_up(gm, p, page(gm, p), c[i].hash, o, c[i].q, 1)) != SLOT_NONE) {
 			gm_set_state(gm, p, GM_MERGING, 0);
 			mp[nm] = p, mf[nm++] = f;
 			if (o == gm)
@@ -390,7 +437,7 @@ static void share_batch(struct guest_mem *gm, struct cand *c, unsigned n)
 		struct guest_mem *o = os[i].o;
 		unsigned k = 0;
 
-		/* Only this thread ever holds two VM locks: waiting here cannot deadlock. */
+		/* Only this thread waits for a second VM's lock (eviction only tries one): no deadlock. */
 		pthread_mutex_lock(&o->lock);
 		for (; i < no && os[i].o == o; i++, k++)
 			mp[k] = os[i].q, mf[k] = os[i].f;

@@ -131,10 +131,10 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 		write_guest_stats(f, &bf);
 	}
 	fprintf(f, ",\"shrd_mb\":%.2f,\"shrdsvd_mb\":%.2f,\"share_merges\":%llu,\"share_breaks\":%llu,"
-		"\"share_differ\":%llu",
+		"\"share_differ\":%llu,\"share_victims\":%llu",
 		MB(m.shared * GM_PAGE), MB(m.share_saved_milli * GM_PAGE / 1000),
 		(unsigned long long)m.share_merges, (unsigned long long)m.share_breaks,
-		(unsigned long long)m.share_differ);
+		(unsigned long long)m.share_differ, (unsigned long long)m.share_victims);
 	/* Same-filled pages count as stored: they are kept, in no space at all. */
 	z = (struct zip_totals){ (m.zip_pages + m.same_pages) * GM_PAGE, m.zip_bytes, m.zipped, m.unzipped };
 	write_zip(f, &z);

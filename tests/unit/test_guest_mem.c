@@ -683,6 +683,99 @@ START_TEST(identical_pages_share_one_frame_and_a_write_breaks_only_its_own)
 }
 END_TEST
 
+/* Eviction shares first even where no frame exists yet: a hinted page elsewhere will do. */
+START_TEST(a_victim_pairs_with_the_page_the_scanner_saw)
+{
+	struct region a, b;
+	struct pshare ps;
+	struct pshare_stats pst;
+	struct guest_mem_stats s;
+	uint64_t held_a, held_b;
+	int64_t anon_a, anon_b;
+
+	pshare_open(&ps);
+	region_open_shared(&a, 4 * MIB, &ps, 0);
+	region_open_shared(&b, 4 * MIB, &ps, 0);
+	fill(a.ram, 0, 256, 9);
+	fill(b.ram, 0, 256, 9);
+	fill(b.ram, 256, 16, 10);  /* no partner anywhere: these swap */
+	scan_all(&a);
+	scan_all(&a);               /* a's pages are the hints; b is never scanned */
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 0);
+	guest_mem_get_stats(&a.gm, &s);
+	held_a = s.consumed;
+	guest_mem_get_stats(&b.gm, &s);
+	held_b = s.consumed;
+	anon_a = anon_bytes(&a);
+	anon_b = anon_bytes(&b);
+
+	ck_assert_uint_eq(guest_mem_pageout(&b.gm, 0, 272ULL * PG), 272);
+	guest_mem_get_stats(&b.gm, &s);
+	ck_assert_uint_eq(s.share_victims, 256);
+	ck_assert_uint_eq(s.shared, 256);
+	ck_assert_uint_eq(s.swapouts, 16);
+	ck_assert_uint_eq(s.consumed, held_b - 272 * PG);
+	guest_mem_get_stats(&a.gm, &s);
+	ck_assert_uint_eq(s.shared, 256);
+	ck_assert_uint_eq(s.swapouts, 0);
+	ck_assert_uint_eq(s.consumed, held_a - 256 * PG);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 256);
+	ck_assert_uint_eq(pst.refs, 512);
+	ck_assert_uint_eq(frames_in_kernel(&ps), 256);
+	ck_assert_int_eq(anon_bytes(&a), anon_a - 256 * PG);
+	ck_assert_int_eq(anon_bytes(&b), anon_b - 272 * PG);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 256, 9), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 256, 16, 10), 0);
+
+	/* A write breaks one side's share only. */
+	a.ram[7 * PG] ^= 1;
+	ck_assert_uint_eq(bad_pages(a.ram, 7, 1, 9), 1);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 256, 9), 0);
+	region_close_shared(&a);
+	region_close_shared(&b);
+	pshare_get_stats(&ps, &pst);
+	ck_assert_uint_eq(pst.frames, 0);
+	pshare_destroy(&ps);
+}
+END_TEST
+
+/* A hint whose page went to swap gives way to a page that is here. */
+START_TEST(a_hint_on_a_swapped_page_moves_to_one_that_is_here)
+{
+	struct region a, b;
+	struct pshare ps;
+	struct guest_mem_stats s;
+
+	pshare_open(&ps);
+	region_open_shared(&a, 4 * MIB, &ps, 0);
+	region_open_shared(&b, 4 * MIB, &ps, 0);
+	fill(a.ram, 0, 256, 9);
+	fill(b.ram, 0, 256, 9);
+	scan_all(&a);
+	scan_all(&a);
+	ck_assert_uint_eq(guest_mem_pageout(&a.gm, 0, 256ULL * PG), 256); /* the hints' own pages: swapped */
+	scan_all(&b);
+	scan_all(&b);               /* b's pages find the hints gone, and take their place */
+	guest_mem_get_stats(&b.gm, &s);
+	ck_assert_uint_eq(s.shared, 0);
+	/* a's pages come back; one visit (their hashes are known) pairs them with b's. */
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+	scan_all(&a);
+	guest_mem_get_stats(&a.gm, &s);
+	ck_assert_uint_eq(s.shared, 256);
+	guest_mem_get_stats(&b.gm, &s);
+	ck_assert_uint_eq(s.shared, 256);
+	ck_assert_uint_eq(bad_pages(a.ram, 0, 256, 9), 0);
+	ck_assert_uint_eq(bad_pages(b.ram, 0, 256, 9), 0);
+	region_close_shared(&a);
+	region_close_shared(&b);
+	pshare_destroy(&ps);
+}
+END_TEST
+
 static uint64_t one_hash(const void *data, size_t len)
 {
 	(void)data;
@@ -1121,6 +1214,8 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_full_cache_refuses_pages_until_faults_drain_it);
 	tcase_add_test(tc, the_scanner_gives_zero_pages_back);
 	tcase_add_test(tc, identical_pages_share_one_frame_and_a_write_breaks_only_its_own);
+	tcase_add_test(tc, a_victim_pairs_with_the_page_the_scanner_saw);
+	tcase_add_test(tc, a_hint_on_a_swapped_page_moves_to_one_that_is_here);
 	tcase_add_test(tc, a_forced_hash_collision_never_merges_different_pages);
 	tcase_add_test(tc, share_groups_keep_vms_apart_but_not_a_vm_from_itself);
 	tcase_add_test(tc, the_scanner_keeps_to_its_rate);
