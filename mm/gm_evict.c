@@ -4,6 +4,7 @@
  * to the host's swap (kernel-swap mode); only then are host pages freed.
  */
 #include "gm_internal.h"
+#include "mm_host.h"
 #include "pagemap.h"
 
 #include <errno.h>
@@ -229,6 +230,10 @@ uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		return 0;
 	p = (uint32_t)(gpa / GM_PAGE);
 	end = (uint32_t)((gpa + len + GM_PAGE - 1) / GM_PAGE);
+	/* A victim may pair with a hinted page of another VM: the registry's
+	 * lock keeps that VM from going away meanwhile, as for the host thread. */
+	if (gm->host)
+		pthread_rwlock_rdlock(&gm->host->vms_lock);
 	pthread_mutex_lock(&gm->evict_lock);
 	while (p < end) {
 		unsigned n = 0, got;
@@ -247,5 +252,7 @@ uint64_t guest_mem_pageout(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 			break; /* no room left: the rest stays resident */
 	}
 	pthread_mutex_unlock(&gm->evict_lock);
+	if (gm->host)
+		pthread_rwlock_unlock(&gm->host->vms_lock);
 	return freed;
 }

@@ -111,7 +111,8 @@ void gm_break_share(struct guest_mem *gm, uint32_t p);
 /*
  * Map evicting page p (its bytes staged in copy) to a frame that holds
  * them, or to a new frame with the hinted page of the same bytes, when
- * that page's VM is not busy; 1 if done.
+ * that page's VM is not busy; 1 if done.  The caller holds the host's
+ * vms_lock (if there is a host), so the hint's VM cannot go meanwhile.
  */
 int gm_share_victim(struct guest_mem *gm, uint32_t p, const void *copy);
 
