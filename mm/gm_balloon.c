@@ -13,6 +13,13 @@ static int touched(enum gm_state s)
 	return s != GM_UNTOUCHED && s != GM_BALLOONED;
 }
 
+/* Page p, its host memory gone, is `to` now (lock held). */
+static void released(struct guest_mem *gm, uint32_t p, enum gm_state s, enum gm_state to)
+{
+	gm->n_mapped -= touched(s);
+	gm_set_state(gm, p, to, 0);
+}
+
 /* Free page p's host memory and put it in state `to` (lock held): 0, or -1 if busy. */
 static int release(struct guest_mem *gm, uint32_t p, enum gm_state to)
 {
@@ -48,23 +55,63 @@ static int release(struct guest_mem *gm, uint32_t p, enum gm_state to)
 	default:
 		return -1; /* evicting, merging, being read, sampled, or in host swap */
 	}
-	gm->n_mapped -= touched(s);
-	gm_set_state(gm, p, to, 0);
+	released(gm, p, s, to);
 	return 0;
+}
+
+/*
+ * Pages [p, p + n) to state `to` (lock held), done[i] set for each that
+ * went.  Mapped neighbours go in one madvise: each call costs the host a
+ * TLB flush of the VM's CPUs, and a guest gives pages up in long runs
+ * (Firecracker merges its balloon's page numbers into ranges likewise).
+ */
+static unsigned release_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum gm_state to, uint8_t *done)
+{
+	unsigned got = 0;
+
+	for (uint32_t i = 0, j; i < n; i = j) {
+		enum gm_state s = st(gm, p + i);
+
+		j = i + 1;
+		if (s != GM_PRESENT && s != GM_ZERO) {
+			done[i] = release(gm, p + i, to) == 0;
+			got += done[i];
+			continue;
+		}
+		while (j < n && (st(gm, p + j) == GM_PRESENT || st(gm, p + j) == GM_ZERO))
+			j++;
+		if (gm_unmap(gm, p + i, j - i)) {
+			memset(done + i, 0, j - i);
+			continue;
+		}
+		for (uint32_t k = i; k < j; k++) {
+			released(gm, p + k, st(gm, p + k), to);
+			done[k] = 1;
+		}
+		got += j - i;
+	}
+	return got;
 }
 
 int guest_mem_balloon_inflate(struct guest_mem *gm, uint32_t pfn)
 {
-	int rc;
+	uint8_t done;
 
-	if (pfn >= gm->npages)
-		return -1;
-	pthread_mutex_lock(&gm->lock);
-	rc = release(gm, pfn, GM_BALLOONED);
-	pthread_mutex_unlock(&gm->lock);
-	return rc;
+	return guest_mem_balloon_inflate_run(gm, pfn, 1, &done) == 1 ? 0 : -1;
 }
 
+unsigned guest_mem_balloon_inflate_run(struct guest_mem *gm, uint32_t pfn, uint32_t n, uint8_t *done)
+{
+	unsigned got;
+
+	memset(done, 0, n);
+	if (pfn >= gm->npages || n > gm->npages - pfn)
+		return 0;
+	pthread_mutex_lock(&gm->lock);
+	got = release_run(gm, pfn, n, GM_BALLOONED, done);
+	pthread_mutex_unlock(&gm->lock);
+	return got;
+}
 int guest_mem_balloon_deflate(struct guest_mem *gm, uint32_t pfn)
 {
 	if (pfn >= gm->npages)
@@ -79,18 +126,30 @@ int guest_mem_balloon_deflate(struct guest_mem *gm, uint32_t pfn)
 
 uint64_t guest_mem_report_free(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
-	uint64_t done = 0;
+	enum { RUN = 512 };  /* a 2 MiB block, the smallest Linux reports, in one go */
+	uint8_t done[RUN];
+	uint64_t got = 0;
 
 	if (gpa % GM_PAGE || len % GM_PAGE || gpa > gm->size || len > gm->size - gpa)
 		return 0;
 	pthread_mutex_lock(&gm->lock);
-	for (uint64_t p = gpa / GM_PAGE; p < (gpa + len) / GM_PAGE; p++) {
-		enum gm_state s = st(gm, (uint32_t)p);
-		/* Nothing to give back from a page that holds nothing. */
-		if (s != GM_UNTOUCHED && s != GM_BALLOONED && release(gm, (uint32_t)p, GM_UNTOUCHED) == 0)
-			done++;
+	for (uint64_t p = gpa / GM_PAGE, end = (gpa + len) / GM_PAGE; p < end;) {
+		uint32_t n = end - p < RUN ? (uint32_t)(end - p) : RUN;
+
+		/* Nothing to give back from a page that holds nothing: leave those as they are. */
+		for (uint32_t i = 0, j; i < n; i = j) {
+			enum gm_state s = st(gm, (uint32_t)(p + i));
+
+			j = i + 1;
+			if (s == GM_UNTOUCHED || s == GM_BALLOONED)
+				continue;
+			while (j < n && st(gm, (uint32_t)(p + j)) != GM_UNTOUCHED && st(gm, (uint32_t)(p + j)) != GM_BALLOONED)
+				j++;
+			got += release_run(gm, (uint32_t)(p + i), j - i, GM_UNTOUCHED, done);
+		}
+		p += n;
 	}
-	gm->reported += done;
+	gm->reported += got;
 	pthread_mutex_unlock(&gm->lock);
-	return done;
+	return got;
 }

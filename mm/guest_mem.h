@@ -291,6 +291,9 @@ void guest_mem_forget_hints(struct guest_mem *gm);
  */
 int guest_mem_balloon_inflate(struct guest_mem *gm, uint32_t pfn);
 int guest_mem_balloon_deflate(struct guest_mem *gm, uint32_t pfn);
+/* Inflate pages [pfn, pfn + n) at once (resident neighbours in one madvise):
+ * done[i] says whether pfn + i went in; returns how many did. */
+unsigned guest_mem_balloon_inflate_run(struct guest_mem *gm, uint32_t pfn, uint32_t n, uint8_t *done);
 
 /* Free page reporting: release the whole pages of [gpa, gpa + len), not counted as ballooned. */
 uint64_t guest_mem_report_free(struct guest_mem *gm, uint64_t gpa, uint64_t len);

@@ -938,6 +938,40 @@ START_TEST(ballooned_pages_leave_whatever_held_them)
 }
 END_TEST
 
+/* A run of page numbers goes in together, whatever held each page. */
+START_TEST(a_balloon_run_takes_every_kind_of_page_at_once)
+{
+	struct region r;
+	struct guest_mem_stats s, s0;
+	static uint8_t done[128];
+	volatile uint8_t sink;
+
+	region_open(&r, 4 * MIB);
+	fill(r.ram, 0, 64, 3);
+	sink = r.ram[100 * PG];                                    /* a zero page */
+	(void)sink;
+	ck_assert_uint_eq(guest_mem_pageout(&r.gm, 16ULL * PG, 8ULL * PG), 8);
+	guest_mem_get_stats(&r.gm, &s0);
+	ck_assert_uint_eq(s0.swapped, 8ULL * PG);
+
+	ck_assert_uint_eq(guest_mem_balloon_inflate_run(&r.gm, 0, 128, done), 128);
+	for (unsigned i = 0; i < 128; i++)
+		ck_assert_uint_eq(done[i], 1);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.ballooned, 128);
+	ck_assert_uint_eq(s.swapped, 0);
+	ck_assert_int_eq(anon_bytes(&r), (int64_t)s.consumed);
+	ck_assert_uint_lt(s.consumed, s0.consumed);
+	for (unsigned p = 0; p < 128; p++)
+		ck_assert_uint_eq(*(volatile uint64_t *)(r.ram + (size_t)p * PG + 8), 0);
+	/* Past the end of RAM: nothing, and nothing said done. */
+	memset(done, 1, sizeof(done));
+	ck_assert_uint_eq(guest_mem_balloon_inflate_run(&r.gm, 1000, 100, done), 0);
+	ck_assert_uint_eq(done[0] | done[99], 0);
+	region_close(&r);
+}
+END_TEST
+
 /* The VMM's own writes (a device's used ring) land whatever state the page is in. */
 START_TEST(vmm_writes_reach_every_kind_of_page)
 {
@@ -1222,6 +1256,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, the_scanner_keeps_to_its_cpu_share);
 	tcase_add_test(tc, the_fault_thread_spins_for_the_next_fault_only_when_asked);
 	tcase_add_test(tc, ballooned_pages_leave_whatever_held_them);
+	tcase_add_test(tc, a_balloon_run_takes_every_kind_of_page_at_once);
 	tcase_add_test(tc, vmm_writes_reach_every_kind_of_page);
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
