@@ -70,12 +70,21 @@ static int ram_page(const struct vm_devices *d, uint32_t pfn, uint32_t *p)
 	return 0;
 }
 
-static int be_inflate(void *ctx, uint32_t pfn)
+static unsigned be_inflate(void *ctx, uint32_t pfn, uint32_t n, uint8_t *done)
 {
 	struct vm_devices *d = ctx;
+	unsigned got = 0;
+	uint64_t off;
 	uint32_t p;
 
-	return ram_page(d, pfn, &p) ? -1 : guest_mem_balloon_inflate(d->gm, p);
+	if (ram_map_offset(&d->map, (uint64_t)pfn * GM_PAGE, (uint64_t)n * GM_PAGE, &off) == 0)
+		return guest_mem_balloon_inflate_run(d->gm, (uint32_t)(off / GM_PAGE), n, done);
+	/* The run reaches into a hole, or across it: a page at a time. */
+	for (uint32_t i = 0; i < n; i++) {
+		done[i] = ram_page(d, pfn + i, &p) == 0 && guest_mem_balloon_inflate(d->gm, p) == 0;
+		got += done[i];
+	}
+	return got;
 }
 
 static int be_deflate(void *ctx, uint32_t pfn)

@@ -26,47 +26,88 @@ static void set_held(struct virtio_balloon *b, uint32_t pfn, int on)
 		b->held[pfn / 64] &= ~(1ULL << (pfn % 64));
 }
 
+/* A run of consecutive page numbers on their way into the balloon. */
+struct pfn_run {
+	uint32_t first, n;
+};
+
+/* Hand the run to the backend; mark what it took as held. */
+static void inflate_run(struct virtio_balloon *b, struct pfn_run *r)
+{
+	uint8_t done[BALLOON_RUN_MAX];
+
+	if (!r->n)
+		return;
+	b->be.inflate(b->be.ctx, r->first, r->n, done);
+	for (uint32_t i = 0; i < r->n; i++) {
+		if (!done[i])
+			continue; /* the memory manager keeps it as it was */
+		set_held(b, r->first + i, 1);
+		b->ballooned++;
+		b->inflated++;
+	}
+	r->n = 0;
+}
+
+/* Page pfn (checked) into the balloon, by way of the run: a page given twice changes nothing. */
+static void inflate_one(struct virtio_balloon *b, struct pfn_run *r, uint32_t pfn)
+{
+	if (r->n && pfn == r->first + r->n && r->n < BALLOON_RUN_MAX && !held(b, pfn)) {
+		r->n++;
+		return;
+	}
+	/* The run ends here; pfn may be in it, so look at held only after. */
+	inflate_run(b, r);
+	if (!held(b, pfn))
+		*r = (struct pfn_run){ pfn, 1 };
+}
+
+static void deflate_one(struct virtio_balloon *b, uint32_t pfn)
+{
+	/* A page taken back unasked for changes nothing. */
+	if (!held(b, pfn) || b->be.deflate(b->be.ctx, pfn))
+		return;
+	set_held(b, pfn, 0);
+	b->ballooned--;
+	b->deflated++;
+}
+
 /* Page numbers of one chain, inflating (1) or deflating (0): 0, or -1 with the device failed. */
 static int take_pfns(struct virtio_balloon *b, const struct vq_chain *c, const struct vq_buf *bufs, int inflate)
 {
-	char why[160];
+	struct pfn_run run = { 0, 0 };
+	char why[160] = "";
 
-	for (unsigned i = 0; i < c->n; i++) {
+	for (unsigned i = 0; i < c->n && !why[0]; i++) {
 		if (bufs[i].write || bufs[i].len % 4) {
 			snprintf(why, sizeof(why), "%s buffer of %u bytes is not readable whole page numbers",
 				 inflate ? "inflate" : "deflate", bufs[i].len);
-			virtio_pci_fail(&b->vp, why);
-			return -1;
+			break;
 		}
 		for (uint32_t off = 0; off < bufs[i].len; off += 4) {
 			uint32_t pfn;
 
 			if (b->vp.mem->read(b->vp.mem->ctx, bufs[i].gpa + off, &pfn, 4)) {
-				virtio_pci_fail(&b->vp, "cannot read a page number");
-				return -1;
+				snprintf(why, sizeof(why), "cannot read a page number");
+				break;
 			}
 			if (pfn >= b->pfn_end) {
 				snprintf(why, sizeof(why), "page number 0x%x is outside guest RAM (below 0x%x)", pfn,
 					 b->pfn_end);
-				virtio_pci_fail(&b->vp, why);
-				return -1;
+				break;
 			}
-			/* A page given twice, or taken back unasked for, changes nothing. */
-			if (held(b, pfn) == inflate)
-				continue;
-			if (inflate ? b->be.inflate(b->be.ctx, pfn) : b->be.deflate(b->be.ctx, pfn))
-				continue; /* the memory manager keeps it as it was */
-			set_held(b, pfn, inflate);
-			if (inflate) {
-				b->ballooned++;
-				b->inflated++;
-			} else {
-				b->ballooned--;
-				b->deflated++;
-			}
+			if (inflate)
+				inflate_one(b, &run, pfn);
+			else
+				deflate_one(b, pfn);
 		}
 	}
-	return 0;
+	/* What came before a bad part went in, as it would have page by page. */
+	inflate_run(b, &run);
+	if (!why[0])
+		return 0;
+	virtio_pci_fail(&b->vp, why);
+	return -1;
 }
 
 static void stats_take(struct virtio_balloon *b, const struct vq_chain *c, const struct vq_buf *bufs)

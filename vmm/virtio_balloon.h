@@ -36,11 +36,14 @@ enum { BALLOON_Q_INFLATE, BALLOON_Q_DEFLATE, BALLOON_Q_STATS, BALLOON_Q_REPORTIN
 #define BALLOON_STAT_TAGS 16          /* tags 0-15: Linux 6.12's set */
 #define BALLOON_PFNS_MAX  4096        /* page numbers in one inflate or deflate buffer chain */
 #define BALLOON_QUEUE_MAX 128         /* entries in each queue; a chain may use them all */
+#define BALLOON_RUN_MAX   256         /* consecutive page numbers handed to the backend at once */
 
 /* The memory manager's side: 0 on success. */
 struct balloon_backend {
 	void *ctx;
-	int (*inflate)(void *ctx, uint32_t pfn);                  /* the guest gave page pfn up */
+	/* The guest gave pages [pfn, pfn + n) up (n <= BALLOON_RUN_MAX): done[i]
+	 * set for each the backend took; returns how many it took. */
+	unsigned (*inflate)(void *ctx, uint32_t pfn, uint32_t n, uint8_t *done);
 	int (*deflate)(void *ctx, uint32_t pfn);                  /* ... and takes it back */
 	int (*report)(void *ctx, uint64_t gpa, uint64_t len);     /* free pages the guest reported */
 };

@@ -8,7 +8,8 @@
  * driver start with queues at known places, so the fuzzer reaches the
  * queue processing without a corpus.  Besides what ASan and UBSan catch,
  * the harness aborts if the device ever acts on memory that is not the
- * guest's (a page number or a reported range outside RAM).
+ * guest's (a page number or a reported range outside RAM), or loses
+ * count of the pages in its balloon.
  */
 #include "tests/lib/flat_ram.h"
 #include "vmm/pci.h"
@@ -27,12 +28,38 @@
 
 static uint8_t ram[RAM_SIZE];
 
-/* The memory manager's side: any page outside the guest's RAM is a bug in the device. */
-static int be_page(void *ctx, uint32_t pfn)
+/*
+ * The memory manager's side, which keeps its own record of the balloon:
+ * a page outside the guest's RAM, a run longer than promised, a page
+ * given that the backend holds already or taken back that it does not
+ * hold is a bug in the device.  It turns some pages away (as busy pages
+ * are), so the device's record of what it holds is put to the test.
+ */
+static uint8_t in_balloon[NPAGES];
+
+static unsigned be_inflate(void *ctx, uint32_t pfn, uint32_t n, uint8_t *done)
+{
+	unsigned got = 0;
+
+	(void)ctx;
+	if (!n || n > BALLOON_RUN_MAX || pfn >= NPAGES || n > NPAGES - pfn)
+		abort();
+	for (uint32_t i = 0; i < n; i++) {
+		if (in_balloon[pfn + i])
+			abort();
+		done[i] = (pfn + i) % 7 != 3;
+		in_balloon[pfn + i] = done[i];
+		got += done[i];
+	}
+	return got;
+}
+
+static int be_deflate(void *ctx, uint32_t pfn)
 {
 	(void)ctx;
-	if (pfn >= NPAGES)
+	if (pfn >= NPAGES || !in_balloon[pfn])
 		abort();
+	in_balloon[pfn] = 0;
 	return 0;
 }
 
@@ -46,7 +73,7 @@ static int be_report(void *ctx, uint64_t gpa, uint64_t len)
 
 static struct flat_ram flat = { ram, RAM_SIZE };
 static const struct vq_mem mem = { &flat, RAM_SIZE, flat_ram_read, flat_ram_write };
-static const struct balloon_backend be = { NULL, be_page, be_page, be_report };
+static const struct balloon_backend be = { NULL, be_inflate, be_deflate, be_report };
 
 struct in {
 	const uint8_t *p;
@@ -106,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct in in = { data, size };
 
 	memset(ram, 0, sizeof(ram));
+	memset(in_balloon, 0, sizeof(in_balloon));
 	pci_bus_init(&bus);
 	if (virtio_balloon_init(&bal, NPAGES, NPAGES, &be, &mem, BAR) || pci_bus_add(&bus, &bal.vp.pci, SLOT))
 		abort();
@@ -162,6 +190,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	/* The device's count and the backend's agree. */
+	for (uint32_t p = 0; p < NPAGES; p++)
+		bal.ballooned -= in_balloon[p];
+	if (bal.ballooned)
+		abort();
 	virtio_balloon_destroy(&bal);
 	return 0;
 }

@@ -608,12 +608,17 @@ static struct virtio_balloon bal;
 static unsigned inflates, deflates, reports;
 static uint64_t report_gpa, report_len;
 
-static int be_inflate(void *ctx, uint32_t pfn)
+static unsigned runs;
+
+/* Takes every page; counts pages and the runs they came in. */
+static unsigned be_inflate(void *ctx, uint32_t pfn, uint32_t n, uint8_t *done)
 {
 	(void)ctx;
 	(void)pfn;
-	inflates++;
-	return 0;
+	memset(done, 1, n);
+	inflates += n;
+	runs++;
+	return n;
 }
 
 static int be_deflate(void *ctx, uint32_t pfn)
@@ -674,7 +679,7 @@ static uint16_t tused(unsigned qn)
 static void balloon_open(void)
 {
 	memset(ram, 0, sizeof(ram));
-	inflates = deflates = reports = 0;
+	inflates = deflates = reports = runs = 0;
 	irq_level = 0;
 	pci_bus_init(&vbus);
 	/* 256 pages of "RAM": the test's 64 KiB is only where the rings live. */
@@ -703,6 +708,36 @@ static void pfns_at(uint64_t gpa, const uint32_t *pfn, unsigned n)
 {
 	memcpy(ram + gpa, pfn, 4u * n);
 }
+
+/* Consecutive page numbers reach the memory manager as one run (one madvise there). */
+START_TEST(balloon_hands_consecutive_pages_over_in_runs)
+{
+	uint32_t in[16], all[256];
+	unsigned n = 0;
+
+	balloon_open();
+	virtio_balloon_set_target(&bal, 256);
+	for (uint32_t p = 10; p < 20; p++)
+		in[n++] = p;
+	in[n++] = 30, in[n++] = 31, in[n++] = 50, in[n++] = 12, in[n++] = 20;
+	pfns_at(0xf000, in, n);
+	tdesc(&tqs[0], 0, 0xf000, 4 * n, 0, 0);
+	tkick(0, 0);
+	ck_assert_uint_eq(inflates, 14);        /* 12 twice: once */
+	ck_assert_uint_eq(runs, 4);             /* 10-19, 30-31, 50, 20 */
+	ck_assert_uint_eq(bal.ballooned, 14);
+	/* All of RAM: the pages held already split it into the runs between them. */
+	for (uint32_t p = 0; p < 256; p++)
+		all[p] = p;
+	pfns_at(0xf000, all, 256); /* the first chain is done with */
+	tdesc(&tqs[0], 1, 0xf000, 4 * 256, 0, 0);
+	tkick(0, 1);
+	ck_assert_uint_eq(inflates, 256);
+	ck_assert_uint_eq(runs, 4 + 4);         /* 0-9, 21-29, 32-49, 51-255 */
+	ck_assert_uint_eq(bal.ballooned, 256);
+	ck_assert_int_eq(bal.vp.broken, 0);
+}
+END_TEST
 
 START_TEST(balloon_inflates_and_deflates)
 {
@@ -886,6 +921,7 @@ static Suite *devices_suite(void)
 
 	tc = tcase_create("balloon");
 	tcase_add_test(tc, balloon_inflates_and_deflates);
+	tcase_add_test(tc, balloon_hands_consecutive_pages_over_in_runs);
 	tcase_add_test(tc, balloon_honours_no_interrupt);
 	tcase_add_test(tc, balloon_refuses_pages_outside_ram);
 	tcase_add_test(tc, balloon_refuses_malformed_buffers);
