@@ -72,40 +72,58 @@ static void deflate_one(struct virtio_balloon *b, uint32_t pfn)
 	b->deflated++;
 }
 
-/* Page numbers of one chain, inflating (1) or deflating (0): 0, or -1 with the device failed. */
+static int by_number(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Page numbers of one chain, inflating (1) or deflating (0): 0, or -1
+ * with the device failed, and then nothing done.  Inflated pages go in
+ * ascending order, so that those the driver gave in any order still make
+ * runs.
+ */
 static int take_pfns(struct virtio_balloon *b, const struct vq_chain *c, const struct vq_buf *bufs, int inflate)
 {
 	struct pfn_run run = { 0, 0 };
-	char why[160] = "";
+	uint32_t n = 0;
+	char why[160];
 
-	for (unsigned i = 0; i < c->n && !why[0]; i++) {
-		if (bufs[i].write || bufs[i].len % 4) {
+	for (unsigned i = 0; i < c->n; i++) {
+		uint32_t k = bufs[i].len / 4;
+
+		/* virtq_pop held the chain to BALLOON_PFNS_MAX page numbers. */
+		if (bufs[i].write || bufs[i].len % 4 || k > BALLOON_PFNS_MAX - n) {
 			snprintf(why, sizeof(why), "%s buffer of %u bytes is not readable whole page numbers",
 				 inflate ? "inflate" : "deflate", bufs[i].len);
-			break;
+			goto failed;
 		}
-		for (uint32_t off = 0; off < bufs[i].len; off += 4) {
-			uint32_t pfn;
-
-			if (b->vp.mem->read(b->vp.mem->ctx, bufs[i].gpa + off, &pfn, 4)) {
-				snprintf(why, sizeof(why), "cannot read a page number");
-				break;
-			}
-			if (pfn >= b->pfn_end) {
-				snprintf(why, sizeof(why), "page number 0x%x is outside guest RAM (below 0x%x)", pfn,
-					 b->pfn_end);
-				break;
-			}
-			if (inflate)
-				inflate_one(b, &run, pfn);
-			else
-				deflate_one(b, pfn);
+		if (b->vp.mem->read(b->vp.mem->ctx, bufs[i].gpa, b->pfns + n, bufs[i].len)) {
+			snprintf(why, sizeof(why), "cannot read %u page numbers at gpa 0x%" PRIx64, k, bufs[i].gpa);
+			goto failed;
 		}
+		for (uint32_t j = n; j < n + k; j++)
+			if (b->pfns[j] >= b->pfn_end) {
+				snprintf(why, sizeof(why), "page number 0x%x is outside guest RAM (below 0x%x)",
+					 b->pfns[j], b->pfn_end);
+				goto failed;
+			}
+		n += k;
 	}
-	/* What came before a bad part went in, as it would have page by page. */
-	inflate_run(b, &run);
-	if (!why[0])
+	if (!inflate) {
+		for (uint32_t j = 0; j < n; j++)
+			deflate_one(b, b->pfns[j]);
 		return 0;
+	}
+	qsort(b->pfns, n, sizeof(b->pfns[0]), by_number);
+	for (uint32_t j = 0; j < n; j++)
+		if (j == 0 || b->pfns[j] != b->pfns[j - 1])
+			inflate_one(b, &run, b->pfns[j]);
+	inflate_run(b, &run);
+	return 0;
+failed:
 	virtio_pci_fail(&b->vp, why);
 	return -1;
 }

@@ -54,6 +54,7 @@ struct virtio_balloon {
 	uint32_t npages;              /* pages of guest RAM: the most a target may be */
 	uint32_t pfn_end;             /* one past the highest page number of RAM (a hole may lie below) */
 	uint64_t *held;               /* bitmap by page number: pages in the balloon */
+	uint32_t pfns[BALLOON_PFNS_MAX]; /* the chain being taken, checked whole before any of it is done */
 	uint32_t num_pages;           /* the target */
 	uint32_t actual;              /* as the driver reports it */
 	uint64_t ballooned;           /* pages in the balloon now (MCTLSZ) */
