@@ -37,7 +37,11 @@ for f in build/vmm "$K" "$I"; do [ -e "$f" ] || die "$f is missing (make all lin
 swap_made=0
 cleanup() {
 	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
-	[ "$swap_made" = 1 ] && swapoff "$SWAP" 2>/dev/null && rm -f "$SWAP"
+	# Made here, it goes, whether or not swapon took it.
+	if [ "$swap_made" = 1 ]; then
+		swapoff "$SWAP" 2>/dev/null
+		rm -f "$SWAP"
+	fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -47,20 +51,23 @@ if [ "$WHO" != ours ]; then
 	echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 	mkdir -p "$CG" && echo 200M >"$CG/memory.max" || die "cannot make the memory cgroup $CG"
 	if [ "$(awk '/^SwapTotal/{print $2}' /proc/meminfo)" = 0 ]; then
+		[ -e "$SWAP" ] && die "$SWAP exists already: not this script's to use"
+		swap_made=1
 		fallocate -l 1G "$SWAP" && chmod 600 "$SWAP" && mkswap "$SWAP" >/dev/null && swapon "$SWAP" ||
 			die "cannot make a swap file for the peer's cgroup"
-		swap_made=1
 	fi
 fi
 
 # wait_bounded PID SECS: wait for PID, killing it after SECS; sets RC (137: killed).
 wait_bounded() {
-	local pid=$1 w
+	local pid=$1 w s
 	( sleep "$2"; kill -KILL "$pid" 2>/dev/null ) &
 	w=$!
 	wait "$pid"
 	RC=$?
-	kill "$w" 2>/dev/null
+	# The watcher's sleep too, or it would outlive the round.
+	s=$(pgrep -P "$w")
+	kill "$w" $s 2>/dev/null
 	wait "$w" 2>/dev/null
 }
 
