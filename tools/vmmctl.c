@@ -49,6 +49,7 @@ static void usage(FILE *f)
 	      "  scan-rate N                  pages a second the sharing scanner hashes\n"
 	      "  state                        the host memory state and its thresholds\n"
 	      "  swap-latency VM              fault latency by kind, with the histogram's buckets\n"
+	      "  regs VM                      where each vCPU is: registers, run state, LAPIC timer\n"
 	      "  top [--sort COL] [--batch N] a live view (esxtop's memory panel); keys: q quit,\n"
 	      "                               < > sort column, r reverse; --batch: N plain screens\n"
 	      "The socket: --control, else $MEMVISOR_CONTROL, else the only memvisor socket in\n"
@@ -260,6 +261,16 @@ static void print_latency(const struct jval *r)
 			if (b->items[j].type == J_ARR && b->items[j].n == 2)
 				printf("    <= %10.1f us %10.0f\n", b->items[j].items[0].num / 1e3, b->items[j].items[1].num);
 	}
+}
+
+static void print_regs(const struct jval *r)
+{
+	const struct jval *v = jdom_get(r, "vcpus");
+
+	for (size_t i = 0; v && i < v->n; i++)
+		printf("VM %s vCPU %.0f%s:\n%s\n", jdom_str(r, "vm", "?"), jdom_num(&v->items[i], "vcpu", 0),
+		       jdom_num(&v->items[i], "answered", 0) ? "" : " (did not answer)",
+		       jdom_str(&v->items[i], "text", ""));
 }
 
 /* ---- top ------------------------------------------------------------------------ */
@@ -499,7 +510,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "list", 0, 0, NULL }, { "stats", 0, 1, k_vm }, { "balloon", 2, 2, k_balloon }, { "set", 3, 3, k_set },
 		{ "host-mem", 1, 1, k_size }, { "scan-rate", 1, 1, k_rate }, { "state", 0, 0, NULL },
-		{ "swap-latency", 1, 1, k_vm },
+		{ "swap-latency", 1, 1, k_vm }, { "regs", 1, 1, k_vm },
 	};
 	char path[512] = "", req[8192];
 	const char *cmd;
@@ -569,6 +580,8 @@ int main(int argc, char **argv)
 		print_state(r);
 	else if (!strcmp(cmd, "swap-latency"))
 		print_latency(r);
+	else if (!strcmp(cmd, "regs"))
+		print_regs(r);
 	else
 		printf("ok: %s\n", reply);
 	jdom_free(r);

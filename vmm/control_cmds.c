@@ -307,6 +307,34 @@ static void cmd_swap_latency(struct ctl_ctx *c, const struct json_obj *req, FILE
 	free(hs);
 }
 
+/* Where each vCPU of a VM is: kicked out of KVM_RUN to say so, then on its way again. */
+static void cmd_regs(struct ctl_ctx *c, const struct json_obj *req, FILE *out)
+{
+	struct vm *vm = find_vm(c, req, out);
+	int answered;
+
+	if (!vm)
+		return;
+	answered = vm_dump_vcpus(vm, 2000);
+	if (answered < 0) {
+		control_error(out, "regs: VM '%s' has finished", vm->name);
+		return;
+	}
+	fputs("{\"ok\":true,\"vm\":", out);
+	json_put_string(out, vm->name);
+	fputs(",\"vcpus\":[", out);
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		fprintf(out, "%s{\"vcpu\":%u,\"answered\":%s,\"text\":", i ? "," : "", i,
+			vm->vcpus[i].dump_done ? "true" : "false");
+		/* One that did not answer in 2 s is in KVM_RUN and not coming out: a fault that waits, say. */
+		json_put_string(out, vm->vcpus[i].dump_done ? vm->vcpus[i].dump : "no answer within 2 s");
+		fputc('}', out);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	fputs("]}", out);
+}
+
 void ctl_handle(void *ctx, const struct json_obj *req, FILE *out)
 {
 	struct ctl_ctx *c = ctx;
@@ -314,7 +342,7 @@ void ctl_handle(void *ctx, const struct json_obj *req, FILE *out)
 
 	if (!cmd)
 		control_error(out, "a request needs \"cmd\" (list, stats, balloon, set, host-mem, scan-rate, state, "
-			      "swap-latency)");
+			      "swap-latency, regs)");
 	else if (!strcmp(cmd, "list"))
 		cmd_list(c, out);
 	else if (!strcmp(cmd, "stats"))
@@ -331,7 +359,9 @@ void ctl_handle(void *ctx, const struct json_obj *req, FILE *out)
 		cmd_state(c, out);
 	else if (!strcmp(cmd, "swap-latency"))
 		cmd_swap_latency(c, req, out);
+	else if (!strcmp(cmd, "regs"))
+		cmd_regs(c, req, out);
 	else
 		control_error(out, "unknown command '%s' (list, stats, balloon, set, host-mem, scan-rate, state, "
-			      "swap-latency)", cmd);
+			      "swap-latency, regs)", cmd);
 }

@@ -301,3 +301,68 @@ void kvm_vcpu_describe(const struct kvm_vcpu_handle *vcpu, const uint8_t *ram,
 	}
 #undef OUT
 }
+
+static const char *mp_state_name(uint32_t s)
+{
+	static const char *const names[] = {
+		[KVM_MP_STATE_RUNNABLE] = "runnable", [KVM_MP_STATE_UNINITIALIZED] = "uninitialized",
+		[KVM_MP_STATE_INIT_RECEIVED] = "init received", [KVM_MP_STATE_HALTED] = "halted",
+		[KVM_MP_STATE_SIPI_RECEIVED] = "sipi received",
+	};
+
+	return s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "other";
+}
+
+static uint32_t lapic_reg(const struct kvm_lapic_state *l, unsigned off)
+{
+	uint32_t v;
+
+	memcpy(&v, l->regs + off, 4);
+	return v;
+}
+
+/* The highest vector set in the 256-bit LAPIC register at off (ISR, IRR), or -1. */
+static int lapic_top(const struct kvm_lapic_state *l, unsigned off)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = lapic_reg(l, off + 0x10u * (unsigned)i);
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+#define OUT(...) do { if (n < len) n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__); } while (0)
+void kvm_vcpu_describe_wait(const struct kvm_vcpu_handle *vcpu, char *buf, size_t len)
+{
+	struct kvm_mp_state mp;
+	struct kvm_lapic_state l;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[2];
+	} m = { .h = { .nmsrs = 2 }, .e = { { .index = 0x10 }, { .index = 0x6e0 } } }; /* TSC, TSC_DEADLINE */
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) == 0)
+		OUT("  run state %s", mp_state_name(mp.mp_state));
+	else
+		OUT("  run state unknown (%s)", strerror(errno));
+	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &l) < 0) {
+		OUT("; no in-kernel LAPIC");
+		return;
+	}
+	{
+		uint32_t lvtt = lapic_reg(&l, 0x320);
+		static const char *const modes[] = { "one-shot", "periodic", "tsc-deadline", "reserved" };
+
+		OUT("\n  lapic timer: lvt 0x%05x (vector %u, %s%s) initial %u current %u divide 0x%x",
+		    lvtt, lvtt & 0xff, modes[(lvtt >> 17) & 3], lvtt & (1u << 16) ? ", masked" : "",
+		    lapic_reg(&l, 0x380), lapic_reg(&l, 0x390), lapic_reg(&l, 0x3e0));
+	}
+	if (ioctl(vcpu->fd, KVM_GET_MSRS, &m) == 2)
+		OUT("; tsc 0x%llx deadline 0x%llx%s", (unsigned long long)m.e[0].data, (unsigned long long)m.e[1].data,
+		    m.e[1].data && m.e[1].data < m.e[0].data ? " (passed)" : "");
+	OUT("; irr top %d isr top %d tpr 0x%x", lapic_top(&l, 0x200), lapic_top(&l, 0x100), lapic_reg(&l, 0x80));
+}
+#undef OUT

@@ -53,6 +53,14 @@ uint64_t kvm_vcpu_tsc_khz(const struct kvm_vcpu_handle *vcpu);
 void kvm_vcpu_describe(const struct kvm_vcpu_handle *vcpu, const uint8_t *ram,
 		       uint64_t ram_size, char *buf, size_t len);
 
+/*
+ * Why a vCPU may be waiting (one or two lines): its run state
+ * (KVM_GET_MP_STATE: halted, runnable...), and with the in-kernel
+ * LAPIC its timer (LVT, initial and current count, TSC deadline against
+ * the TSC) and the highest vector pending and in service.
+ */
+void kvm_vcpu_describe_wait(const struct kvm_vcpu_handle *vcpu, char *buf, size_t len);
+
 /* Name of a KVM_EXIT_* reason, or NULL. */
 const char *kvm_exit_name(uint32_t reason);
 

@@ -24,6 +24,21 @@ static void vcpu_fail(struct vcpu *v, const char *what)
 	vm_finish(v->vm, VM_FAILED, EX_SOFTWARE, why);
 }
 
+/* Asked by vm_dump_vcpus: where this vCPU is, for the control thread. */
+static void vcpu_dump(struct vcpu *v)
+{
+	char regs[1024], wait[512];
+	struct vm *vm = v->vm;
+
+	kvm_vcpu_describe(&v->h, vm->ram, vm->ram_size, regs, sizeof(regs));
+	kvm_vcpu_describe_wait(&v->h, wait, sizeof(wait));
+	pthread_mutex_lock(&vm->lock);
+	snprintf(v->dump, sizeof(v->dump), "%s\n%s", wait, regs);
+	v->dump_done = 1;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static void describe_internal_error(const struct kvm_run *run, char *buf, size_t len)
 {
 	size_t n = (size_t)snprintf(buf, len, "internal error (KVM_EXIT_INTERNAL_ERROR, suberror %u%s)",
@@ -125,6 +140,8 @@ void *vcpu_thread(void *arg)
 			if (e == EINTR || e == EAGAIN) {
 				/* A kick: vm->done says whether it was the last one. */
 				run->immediate_exit = 0;
+				if (atomic_exchange(&v->dump_want, 0))
+					vcpu_dump(v);
 				continue;
 			}
 			if (e == EFAULT && serve_memory_fault(v, run) == 0)

@@ -26,12 +26,17 @@ enum vm_state { VM_CREATED, VM_RUNNING, VM_EXITED, VM_FAILED, VM_STOPPED };
 
 struct vm;
 
+#define VCPU_DUMP_MAX 2048
+
 struct vcpu {
 	struct vm *vm;
 	unsigned index;
 	struct kvm_vcpu_handle h;
 	pthread_t thread;
 	int started;
+	atomic_int dump_want;        /* vm_dump_vcpus asks: the thread describes itself at its next kick */
+	int dump_done;               /* under vm->lock */
+	char dump[VCPU_DUMP_MAX];    /* under vm->lock */
 };
 
 struct vm {
@@ -105,6 +110,14 @@ void vm_set_finish_notify(pthread_t thread);
 
 /* Wait for every vCPU thread. */
 void vm_join(struct vm *vm);
+
+/*
+ * Each vCPU thread kicked out of KVM_RUN to describe itself (registers,
+ * run state, LAPIC timer) into its vcpu's dump, the guest then going on.
+ * Waits up to wait_ms; returns how many answered (dump_done), or -1 if
+ * the VM has finished.  For a guest that seems stuck: where it is.
+ */
+int vm_dump_vcpus(struct vm *vm, unsigned wait_ms);
 
 /*
  * A VM that ended: join its vCPUs, take it off the host budget, remove its

@@ -701,6 +701,25 @@ assert max(r["pshare_saving_mb"] for r in host) >= 50, why
 PY'
 }
 
+# `vmmctl regs`: each vCPU comes out of KVM_RUN to say where it is (a
+# guest that seems stuck: halted, waiting for which timer), and goes on.
+t_regs_shows_where_each_vcpu_is() {
+	SOCK=$WORK/r.sock
+	expect 'vmm_bg "$SOCK" --vm name=vm0,mem=64M,vcpus=2 --append "workload=memstress size=16M secs=3"'
+	ctl regs vm0
+	expect '[ $CRC -eq 0 ] && echo "$CTL" | grep -q "^VM vm0 vCPU 0:" && echo "$CTL" | grep -q "^VM vm0 vCPU 1:"'
+	expect 'echo "$CTL" | grep -q "run state runnable" && echo "$CTL" | grep -q "run state uninitialized"'
+	expect 'echo "$CTL" | grep -q "rip=[0-9a-f]\{16\}" && echo "$CTL" | grep -q "lapic timer: lvt"'
+	ctl regs nosuch
+	expect '[ $CRC -eq 1 ] && echo "$CTL" | grep -q "no VM named .nosuch."'
+	ctl regs
+	expect '[ $CRC -eq 2 ]'
+	wait "$BGPID"
+	RC=$?
+	expect '[ $RC -eq 0 ] && grep -q "RESULT workload=memstress" "$OUT"'
+	expect 'test_clean'
+}
+
 # Salting: the same content in two share groups stays two copies.
 t_share_groups_share_nothing_across() {
 	vmm run --share-rate 50000 --share-cpu 100 --stats "$WORK/s.jsonl" \
