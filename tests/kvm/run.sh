@@ -18,6 +18,7 @@ trap 'rm -rf "$WORK"' EXIT
 OUT=$WORK/out
 ERR=$WORK/err
 STATS=$WORK/stats.jsonl
+CTLSOCK=$WORK/ctl.sock   # every VMM's control socket: at a deadline, vmmctl regs says where each vCPU is
 
 for f in /dev/kvm "$VMM" "$KERNEL" "$INITRD"; do
 	if [ ! -e "$f" ]; then
@@ -43,6 +44,7 @@ reap() {
 		echo "    killed: pid $pid still running after ${secs}s; load $(cut -d' ' -f1-3 /proc/loadavg); its threads:" >&2
 		show_threads "$pid"
 		[ -s "$STATS" ] && echo "    last stats: $(grep '"vm":' "$STATS" | tail -n 1 | cut -c1-600)" >&2
+		show_vcpus
 		kill -KILL "$pid" 2>/dev/null
 		if ! gone_within "$pid" 30; then
 			echo "    stuck: pid $pid outlived SIGKILL by 30 s; its threads:" >&2
@@ -53,6 +55,17 @@ reap() {
 	fi
 	wait "$pid"
 	RC=$?
+}
+
+# show_vcpus: each VM's vCPUs by the control socket (registers, run state,
+# LAPIC timer), for a guest that stopped making progress.
+show_vcpus() {
+	local vm
+	[ -S "$CTLSOCK" ] || return 0
+	for vm in $(timeout 5 "$VMMCTL" --control "$CTLSOCK" --json list 2>/dev/null |
+		python3 -c 'import json,sys; print(" ".join(v["name"] for v in json.load(sys.stdin)["vms"]))' 2>/dev/null); do
+		timeout 10 "$VMMCTL" --control "$CTLSOCK" regs "$vm" 2>&1 | sed 's/^/    /' >&2
+	done
 }
 
 # show_threads PID: each thread's name, state, wait channel and kernel stack.
@@ -85,7 +98,7 @@ alive() {
 linux() {
 	local secs=$1
 	shift
-	"$VMM" run "$@" >"$OUT" 2>"$ERR" &
+	"$VMM" run --control "$CTLSOCK" "$@" >"$OUT" 2>"$ERR" &
 	reap $! "$secs"
 }
 
@@ -154,7 +167,7 @@ t_linux_virtio_balloon_binds_our_device() {
 # The target from the control socket: MemFree drops by it, the host's
 # mctlsz_mb rises to it, deflating gives it back; the guest's stats arrive.
 t_linux_balloon_follows_its_target() {
-	local sock=$WORK/ctl.sock before during after
+	local sock=$CTLSOCK before during after
 	"$VMM" run --control "$sock" --stats "$STATS" --balloon-stats 1 \
 		--vm "name=lx,mem=256M,kernel=$KERNEL,initrd=$INITRD" \
 		--append "console=ttyS0 quiet mv.run=balloon-watch mv.secs=200" >"$OUT" 2>"$ERR" &
