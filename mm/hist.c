@@ -7,9 +7,9 @@ unsigned hist_bucket(uint64_t v)
 	if (v < HIST_SUB)
 		return (unsigned)v;
 	msb = 63u - (unsigned)__builtin_clzll(v);
-	/* The 3 bits below the top bit pick the sub-bucket. */
-	sub = (unsigned)(v >> (msb - 3)) & (HIST_SUB - 1);
-	return (msb - 2) * HIST_SUB + sub;
+	/* The HIST_BITS bits below the top bit pick the sub-bucket. */
+	sub = (unsigned)(v >> (msb - HIST_BITS)) & (HIST_SUB - 1);
+	return (msb - HIST_BITS + 1) * HIST_SUB + sub;
 }
 
 uint64_t hist_bucket_upper(unsigned b)
@@ -18,11 +18,11 @@ uint64_t hist_bucket_upper(unsigned b)
 
 	if (b < HIST_SUB)
 		return b;
-	msb = b / HIST_SUB + 2;
+	msb = b / HIST_SUB + HIST_BITS - 1;
 	sub = b % HIST_SUB;
 	if (msb >= 63 && sub == HIST_SUB - 1)
 		return UINT64_MAX;
-	return ((uint64_t)(HIST_SUB + sub + 1) << (msb - 3)) - 1;
+	return ((uint64_t)(HIST_SUB + sub + 1) << (msb - HIST_BITS)) - 1;
 }
 
 void hist_add(struct hist *h, uint64_t v)

@@ -1,6 +1,6 @@
 /*
- * Latency histogram: log-linear buckets (8 per power of two, so a reported
- * percentile is within 12.5% of the true value), fixed memory, no per-sample
+ * Latency histogram: log-linear buckets (16 per power of two, so a reported
+ * percentile is within 6.25% of the true value), fixed memory, no per-sample
  * storage.  Values are nanoseconds.
  */
 #ifndef MEMVISOR_MM_HIST_H
@@ -8,7 +8,8 @@
 
 #include <stdint.h>
 
-#define HIST_SUB 8
+#define HIST_BITS 4                 /* bits below the top one that pick a sub-bucket */
+#define HIST_SUB (1u << HIST_BITS)
 #define HIST_BUCKETS (64 * HIST_SUB)
 
 struct hist {

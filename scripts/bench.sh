@@ -134,7 +134,7 @@ erp50=$(field "$TMP/esr" p50_ns); erp99=$(field "$TMP/esr" p99_ns)
 	--append "workload=memstress size=256M ws=256M passes=2" >"$TMP/ess" 2>/dev/null
 esmbs=$(field "$TMP/ess" mb_per_s)
 seal_p50=$(field "$TMP/mb" p50_us "seal "); open_p50=$(field "$TMP/mb" p50_us "open ")
-printf "  %-44s plain p50 %7s us  sealed p50 %7s us  (x%s; p50s are histogram buckets, 12.5%% wide)\n" "swap-in, random page" "$(us "$rp50")" "$(us "$erp50")" "$(ratio "$erp50" "$rp50")"
+printf "  %-44s plain p50 %7s us  sealed p50 %7s us  (x%s; p50s are histogram buckets, 6.25%% wide)\n" "swap-in, random page" "$(us "$rp50")" "$(us "$erp50")" "$(ratio "$erp50" "$rp50")"
 printf "  %-44s plain %8s MiB/s  sealed %8s MiB/s  (x%s)\n" "sequential passes on a 96M budget" "$smbs" "$esmbs" "$(ratio "$esmbs" "$smbs")"
 printf "  %-44s seal p50 %6s us  open p50 %6s us\n" "one 4 KiB page (mmbench, one core)" "$seal_p50" "$open_p50"
 emit "{\"bench\":\"swap_encrypt\",\"swapin_random_p50_ns\":$rp50,\"swapin_random_sealed_p50_ns\":$erp50,\"swapin_random_sealed_p99_ns\":$erp99,\"seq_mb_per_s\":$smbs,\"seq_sealed_mb_per_s\":$esmbs,\"seal_p50_us\":$seal_p50,\"open_p50_us\":$open_p50}"

@@ -3,6 +3,7 @@
  */
 #include "../../mm/alloc_policy.h"
 #include "../../mm/fault_poll.h"
+#include "../../mm/hist.h"
 #include "../../mm/memstate.h"
 #include "../../mm/pshare.h"
 #include "../../mm/slots.h"
@@ -21,6 +22,37 @@
 
 #define MIB (1ULL << 20)
 #define GIB (1ULL << 30)
+
+/* Buckets tile the values with no gap, each at most 1/HIST_SUB wider than the one before. */
+START_TEST(histogram_buckets_tile_and_stay_narrow)
+{
+	static struct hist h;
+	uint64_t prev = 0;
+
+	for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+		uint64_t up = hist_bucket_upper(b);
+
+		ck_assert_uint_eq(hist_bucket(up), b);
+		if (b) {
+			ck_assert_uint_gt(up, prev);
+			ck_assert_uint_eq(hist_bucket(prev + 1), b);
+		}
+		if (b > HIST_SUB && up != UINT64_MAX)
+			ck_assert_uint_le((up - prev) * HIST_SUB, prev + 1);
+		prev = up;
+		if (up == UINT64_MAX)
+			break;
+	}
+	ck_assert_uint_lt(hist_bucket(UINT64_MAX), HIST_BUCKETS);
+	ck_assert_uint_eq(hist_bucket_upper(hist_bucket(UINT64_MAX)), UINT64_MAX);
+	/* A percentile is the upper bound of its bucket: within 1/HIST_SUB of the value. */
+	for (int i = 0; i < 1000; i++)
+		hist_add(&h, i < 500 ? 37800 : 40000 + (uint64_t)i);
+	ck_assert_uint_ge(hist_quantile(&h, 0.25), 37800);
+	ck_assert_uint_le(hist_quantile(&h, 0.25), 37800 + 37800 / HIST_SUB);
+	ck_assert_uint_eq(hist_quantile(&h, 1.0), 40999);
+}
+END_TEST
 
 START_TEST(min_free_sliding_scale)
 {
@@ -586,6 +618,7 @@ static Suite *mm_suite(void)
 	Suite *s = suite_create("mm");
 	TCase *tc = tcase_create("memstate");
 
+	tcase_add_test(tc, histogram_buckets_tile_and_stay_narrow);
 	tcase_add_test(tc, min_free_sliding_scale);
 	tcase_add_test(tc, thresholds_are_esx_fractions);
 	tcase_add_test(tc, falls_and_climbs_with_hysteresis);
