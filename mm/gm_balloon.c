@@ -61,9 +61,10 @@ static int release(struct guest_mem *gm, uint32_t p, enum gm_state to)
 
 /*
  * Pages [p, p + n) to state `to` (lock held), done[i] set for each that
- * went.  Mapped neighbours go in one madvise: each call costs the host a
- * TLB flush of the VM's CPUs, and a guest gives pages up in long runs
- * (Firecracker merges its balloon's page numbers into ranges likewise).
+ * went (done may be NULL); returns how many went.  Mapped neighbours go
+ * in one madvise: each call costs the host a TLB flush of the VM's CPUs,
+ * and a guest gives pages up in long runs (Firecracker merges its
+ * balloon's page numbers into ranges likewise).
  */
 static unsigned release_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum gm_state to, uint8_t *done)
 {
@@ -74,20 +75,24 @@ static unsigned release_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum g
 
 		j = i + 1;
 		if (s != GM_PRESENT && s != GM_ZERO) {
-			done[i] = release(gm, p + i, to) == 0;
-			got += done[i];
+			int ok = release(gm, p + i, to) == 0;
+
+			if (done)
+				done[i] = (uint8_t)ok;
+			got += (unsigned)ok;
 			continue;
 		}
 		while (j < n && (st(gm, p + j) == GM_PRESENT || st(gm, p + j) == GM_ZERO))
 			j++;
 		if (gm_unmap(gm, p + i, j - i)) {
-			memset(done + i, 0, j - i);
+			if (done)
+				memset(done + i, 0, j - i);
 			continue;
 		}
-		for (uint32_t k = i; k < j; k++) {
+		for (uint32_t k = i; k < j; k++)
 			released(gm, p + k, st(gm, p + k), to);
-			done[k] = 1;
-		}
+		if (done)
+			memset(done + i, 1, j - i);
 		got += j - i;
 	}
 	return got;
@@ -112,6 +117,7 @@ unsigned guest_mem_balloon_inflate_run(struct guest_mem *gm, uint32_t pfn, uint3
 	pthread_mutex_unlock(&gm->lock);
 	return got;
 }
+
 int guest_mem_balloon_deflate(struct guest_mem *gm, uint32_t pfn)
 {
 	if (pfn >= gm->npages)
@@ -126,28 +132,21 @@ int guest_mem_balloon_deflate(struct guest_mem *gm, uint32_t pfn)
 
 uint64_t guest_mem_report_free(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
-	enum { RUN = 512 };  /* a 2 MiB block, the smallest Linux reports, in one go */
-	uint8_t done[RUN];
+	uint32_t end;
 	uint64_t got = 0;
 
 	if (gpa % GM_PAGE || len % GM_PAGE || gpa > gm->size || len > gm->size - gpa)
 		return 0;
+	end = (uint32_t)((gpa + len) / GM_PAGE);
 	pthread_mutex_lock(&gm->lock);
-	for (uint64_t p = gpa / GM_PAGE, end = (gpa + len) / GM_PAGE; p < end;) {
-		uint32_t n = end - p < RUN ? (uint32_t)(end - p) : RUN;
-
-		/* Nothing to give back from a page that holds nothing: leave those as they are. */
-		for (uint32_t i = 0, j; i < n; i = j) {
-			enum gm_state s = st(gm, (uint32_t)(p + i));
-
-			j = i + 1;
-			if (s == GM_UNTOUCHED || s == GM_BALLOONED)
-				continue;
-			while (j < n && st(gm, (uint32_t)(p + j)) != GM_UNTOUCHED && st(gm, (uint32_t)(p + j)) != GM_BALLOONED)
-				j++;
-			got += release_run(gm, (uint32_t)(p + i), j - i, GM_UNTOUCHED, done);
-		}
-		p += n;
+	/* Nothing to give back from a page that holds nothing: the runs between those go. */
+	for (uint32_t p = (uint32_t)(gpa / GM_PAGE), q; p < end; p = q) {
+		q = p + 1;
+		if (!touched(st(gm, p)))
+			continue;
+		while (q < end && touched(st(gm, q)))
+			q++;
+		got += release_run(gm, p, q - p, GM_UNTOUCHED, NULL);
 	}
 	gm->reported += got;
 	pthread_mutex_unlock(&gm->lock);
