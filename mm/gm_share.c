@@ -325,7 +325,7 @@ static int pair_victim(struct guest_mem *gm, uint32_t p, const void *copy, uint6
 		f = pair_up(gm, p, copy, hash, o, q, 0);
 		if (f != SLOT_NONE)
 			map_frames(o, &q, &(uint32_t){ f }, 1);
-		else if (o == gm && st(gm, q) == GM_PRESENT)
+		else if (o == gm) /* pair_up leaves that to a batch; here there is none */
 			gm_wp(gm, q, 1, 0);
 	}
 	if (o != gm)

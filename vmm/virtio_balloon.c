@@ -56,7 +56,7 @@ static void inflate_one(struct virtio_balloon *b, struct pfn_run *r, uint32_t pf
 		r->n++;
 		return;
 	}
-	/* The run ends here; pfn may be in it, so look at held only after. */
+	/* The run ends here: pfn starts the next, unless the balloon holds it already. */
 	inflate_run(b, r);
 	if (!held(b, pfn))
 		*r = (struct pfn_run){ pfn, 1 };

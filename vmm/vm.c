@@ -430,18 +430,25 @@ void vm_finish(struct vm *vm, enum vm_state state, int code, const char *why)
 		pthread_kill(notify_thread, SIGUSR2);
 }
 
+/* vCPUs that have described themselves since the request (vm->lock held). */
+static int dumps_done(const struct vm *vm)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		n += vm->vcpus[i].dump_done;
+	return n;
+}
+
 int vm_dump_vcpus(struct vm *vm, unsigned wait_ms)
 {
 	struct timespec until;
-	int answered = 0;
+	int answered;
 
 	clock_gettime(CLOCK_REALTIME, &until); /* vm->cond's clock */
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until.tv_nsec += (long)wait_ms * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&vm->lock);
 	if (atomic_load(&vm->done)) {
 		pthread_mutex_unlock(&vm->lock);
@@ -458,17 +465,10 @@ int vm_dump_vcpus(struct vm *vm, unsigned wait_ms)
 		__atomic_store_n(&v->h.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(v->thread, SIGUSR1);
 	}
-	for (;;) {
-		answered = 0;
-		for (unsigned i = 0; i < vm->nvcpus; i++)
-			answered += vm->vcpus[i].dump_done;
-		if (answered == (int)vm->nvcpus || atomic_load(&vm->done) ||
-		    pthread_cond_timedwait(&vm->cond, &vm->lock, &until) == ETIMEDOUT)
-			break;
-	}
-	answered = 0;
-	for (unsigned i = 0; i < vm->nvcpus; i++)
-		answered += vm->vcpus[i].dump_done;
+	while (dumps_done(vm) < (int)vm->nvcpus && !atomic_load(&vm->done) &&
+	       pthread_cond_timedwait(&vm->cond, &vm->lock, &until) != ETIMEDOUT)
+		;
+	answered = dumps_done(vm);
 	pthread_mutex_unlock(&vm->lock);
 	return answered;
 }

@@ -167,15 +167,15 @@ t_linux_virtio_balloon_binds_our_device() {
 # The target from the control socket: MemFree drops by it, the host's
 # mctlsz_mb rises to it, deflating gives it back; the guest's stats arrive.
 t_linux_balloon_follows_its_target() {
-	local sock=$CTLSOCK before during after
-	"$VMM" run --control "$sock" --stats "$STATS" --balloon-stats 1 \
+	local before during after
+	"$VMM" run --control "$CTLSOCK" --stats "$STATS" --balloon-stats 1 \
 		--vm "name=lx,mem=256M,kernel=$KERNEL,initrd=$INITRD" \
 		--append "console=ttyS0 quiet mv.run=balloon-watch mv.secs=200" >"$OUT" 2>"$ERR" &
 	local pid=$!
 	# On a stall, reap shows where the VMM's threads wait before it kills.
 	expect 'wait_for "mv-guest: t=3 " "$OUT" 200' || { reap $pid 0; return; }
 	before=$(guest memfree_kb)
-	"$VMMCTL" --control "$sock" balloon lx 64M >/dev/null
+	"$VMMCTL" --control "$CTLSOCK" balloon lx 64M >/dev/null
 	expect 'wait_last "balloon_pages=16384" 60'
 	sleep 2
 	during=$(guest memfree_kb)
@@ -183,7 +183,7 @@ t_linux_balloon_follows_its_target() {
 	expect '[ $((before - during)) -ge $((60 * 1024)) ] && [ $((before - during)) -le $((70 * 1024)) ]'
 	expect 'grep -q "\"guest_free_mb\"" "$STATS"'
 	expect 'grep -q "\"guest_total_mb\"" "$STATS"'
-	"$VMMCTL" --control "$sock" balloon lx 0 >/dev/null
+	"$VMMCTL" --control "$CTLSOCK" balloon lx 0 >/dev/null
 	expect 'wait_last "balloon_pages=0\$" 60'
 	sleep 3
 	after=$(guest memfree_kb)
