@@ -45,6 +45,7 @@ reap() {
 		show_threads "$pid"
 		[ -s "$STATS" ] && echo "    last stats: $(grep '"vm":' "$STATS" | tail -n 1 | cut -c1-600)" >&2
 		show_vcpus
+		show_kernel_log
 		kill -KILL "$pid" 2>/dev/null
 		if ! gone_within "$pid" 30; then
 			echo "    stuck: pid $pid outlived SIGKILL by 30 s; its threads:" >&2
@@ -58,14 +59,22 @@ reap() {
 }
 
 # show_vcpus: each VM's vCPUs by the control socket (registers, run state,
-# LAPIC timer), for a guest that stopped making progress.
+# LAPIC timer), for a guest that stopped making progress.  L1 has busybox,
+# not python: the names come out of the JSON by grep.
 show_vcpus() {
 	local vm
-	[ -S "$CTLSOCK" ] || return 0
+	[ -S "$CTLSOCK" ] || { echo "    no control socket: no vCPU dump" >&2; return 0; }
 	for vm in $(timeout 5 "$VMMCTL" --control "$CTLSOCK" --json list 2>/dev/null |
-		python3 -c 'import json,sys; print(" ".join(v["name"] for v in json.load(sys.stdin)["vms"]))' 2>/dev/null); do
+		grep -o '"name":"[^"]*"' | cut -d'"' -f4); do
 		timeout 10 "$VMMCTL" --control "$CTLSOCK" regs "$vm" 2>&1 | sed 's/^/    /' >&2
 	done
+}
+
+# show_kernel_log: L1's kernel warnings of late (the harness boots it
+# quiet): a clocksource marked unstable, a soft lockup, a KVM complaint.
+show_kernel_log() {
+	echo "    L1 kernel, last warnings:" >&2
+	dmesg -r 2>/dev/null | grep -E '^<[0-4]>' | grep -v 'Unhandled WRMSR' | tail -n 15 | sed 's/^/      /' >&2
 }
 
 # show_threads PID: each thread's name, state, wait channel and kernel stack.
