@@ -404,6 +404,18 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Out of KVM_RUN, or not into the next one: the signal ends a KVM_RUN under
+ * way, and immediate_exit makes one that has not started yet return at once.
+ */
+static void kick(struct vcpu *v)
+{
+	if (v->h.run)
+		__atomic_store_n(&v->h.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (v->started && !pthread_equal(v->thread, pthread_self()))
+		pthread_kill(v->thread, SIGUSR1);
+}
+
 void vm_finish(struct vm *vm, enum vm_state state, int code, const char *why)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -417,13 +429,8 @@ void vm_finish(struct vm *vm, enum vm_state state, int code, const char *why)
 	vm->finish_seq = atomic_fetch_add(&finish_counter, 1) + 1;
 	snprintf(vm->why, sizeof(vm->why), "%s", why ? why : "");
 	atomic_store(&vm->done, 1);
-	/* immediate_exit makes a KVM_RUN that has not started yet return at once. */
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		if (vm->vcpus[i].h.run)
-			vm->vcpus[i].h.run->immediate_exit = 1;
-		if (vm->vcpus[i].started && !pthread_equal(vm->vcpus[i].thread, pthread_self()))
-			pthread_kill(vm->vcpus[i].thread, SIGUSR1);
-	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		kick(&vm->vcpus[i]);
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	if (atomic_load(&notify_set))
@@ -462,8 +469,7 @@ int vm_dump_vcpus(struct vm *vm, unsigned wait_ms)
 			continue;
 		/* Asked first, then the kick: a thread between KVM_RUNs sees one or the other. */
 		atomic_store(&v->dump_want, 1);
-		__atomic_store_n(&v->h.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(v->thread, SIGUSR1);
+		kick(v);
 	}
 	while (dumps_done(vm) < (int)vm->nvcpus && !atomic_load(&vm->done) &&
 	       pthread_cond_timedwait(&vm->cond, &vm->lock, &until) != ETIMEDOUT)
