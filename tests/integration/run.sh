@@ -913,10 +913,16 @@ t_balloon_deflates_on_oom() {
 # The seed's proof: at overcommit 1.5 an idle VM with a large cache gives
 # memory to a VM whose working set grows, through its balloon, before any
 # page is swapped; nothing is read back from swap and every byte checks.
+# The working set grows at 20 MiB/s: the balloon follows the other VM's
+# growth a balloon period (200 ms) and a guest tick behind, and the gap
+# between the free memory the targets leave (17 MiB here) and the hard
+# state (6.5 MiB) must cover that lag even when the host's CPUs are busy
+# with something else (at 40 MiB/s, with two CPU hogs beside the test, it
+# swapped in 2 runs of 7).
 t_balloon_takes_from_the_idle_vm_first() {
 	vmm run --host-mem 341M --stats "$WORK/s.jsonl" \
-		--vm name=idle,mem=256M --append "workload=cache size=200M secs=22" \
-		--vm name=grow,mem=256M --append "workload=memstress size=200M delay=10 rate=40 secs=4 verify=1"
+		--vm name=idle,mem=256M --append "workload=cache size=200M secs=27" \
+		--vm name=grow,mem=256M --append "workload=memstress size=200M delay=10 rate=20 secs=4 verify=1"
 	expect '[ $RC -eq 0 ]'
 	expect '[ "$(result idle bad_pages)" = 0 ] && [ "$(result grow bad_pages)" = 0 ]'
 	expect '[ "$(result idle from_cache)" -ge 12800 ]'
@@ -925,13 +931,21 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 idle = [r for r in rows if r.get("vm") == "idle"]
 grow = [r for r in rows if r.get("vm") == "grow"]
-for r in idle + grow:
-    print("t=%5.1f %-4s consumed %6.1f sztgt %6.1f mctlsz %5.1f tchd %5.1f swr %d sww %d" % (r["t"], r["vm"],
-          r["consumed_mb"], r["sztgt_mb"], r["mctlsz_mb"], r["tchd_mb"], r["swr"], r["sww"]), file=sys.stderr)
-assert max(r["mctlsz_mb"] for r in idle) >= 50, "the idle VM was not ballooned"
-assert max(r["mctlsz_mb"] for r in grow) == 0, "the growing VM was ballooned"
-assert max(r["consumed_mb"] for r in grow) >= 195, "the growing VM did not get its working set"
-assert all(r["swr"] == 0 for r in idle + grow), "pages were read back from swap"
+broken = [why for ok, why in (
+    (max(r["mctlsz_mb"] for r in idle) >= 50, "the idle VM was not ballooned"),
+    (max(r["mctlsz_mb"] for r in grow) == 0, "the growing VM was ballooned"),
+    (max(r["consumed_mb"] for r in grow) >= 195, "the growing VM did not get its working set"),
+    (all(r["swr"] == 0 for r in idle + grow), "pages were read back from swap")) if not ok]
+if broken:
+    # The verdict first: a CI log may show only the first lines.
+    print("; ".join(broken), file=sys.stderr)
+    for r in rows:
+        if r.get("vm"):
+            print("t=%5.1f %-4s consumed %6.1f sztgt %6.1f mctlsz %5.1f tchd %5.1f swr %d sww %d" % (r["t"], r["vm"],
+                  r["consumed_mb"], r["sztgt_mb"], r["mctlsz_mb"], r["tchd_mb"], r["swr"], r["sww"]), file=sys.stderr)
+        else:
+            print("t=%5.1f host %-4s free %6.1f" % (r["t"], r["state"], r["free_mb"]), file=sys.stderr)
+sys.exit(1 if broken else 0)
 PY'
 }
 
