@@ -328,7 +328,8 @@ static void cmd_regs(struct ctl_ctx *c, const struct json_obj *req, FILE *out)
 		fprintf(out, "%s{\"vcpu\":%u,\"answered\":%s,\"text\":", i ? "," : "", i,
 			vm->vcpus[i].dump_done ? "true" : "false");
 		/* One that did not answer in 2 s is in KVM_RUN and not coming out: a fault that waits, say. */
-		json_put_string(out, vm->vcpus[i].dump_done ? vm->vcpus[i].dump : "no answer within 2 s");
+		json_put_string(out, vm->vcpus[i].dump_done ? vm->vcpus[i].dump
+				     : vm->vcpus[i].started ? "no answer within 2 s" : "its thread has not started");
 		fputc('}', out);
 	}
 	pthread_mutex_unlock(&vm->lock);

@@ -450,7 +450,7 @@ static int dumps_done(const struct vm *vm)
 int vm_dump_vcpus(struct vm *vm, unsigned wait_ms)
 {
 	struct timespec until;
-	int answered;
+	int answered, asked = 0;
 
 	clock_gettime(CLOCK_REALTIME, &until); /* vm->cond's clock */
 	until.tv_nsec += (long)wait_ms * 1000000L;
@@ -470,8 +470,10 @@ int vm_dump_vcpus(struct vm *vm, unsigned wait_ms)
 		/* Asked first, then the kick: a thread between KVM_RUNs sees one or the other. */
 		atomic_store(&v->dump_want, 1);
 		kick(v);
+		asked++;
 	}
-	while (dumps_done(vm) < (int)vm->nvcpus && !atomic_load(&vm->done) &&
+	/* A vCPU whose thread never started has nothing to say: not waited for. */
+	while (dumps_done(vm) < asked && !atomic_load(&vm->done) &&
 	       pthread_cond_timedwait(&vm->cond, &vm->lock, &until) != ETIMEDOUT)
 		;
 	answered = dumps_done(vm);
