@@ -33,7 +33,7 @@ struct vcpu {
 	unsigned index;
 	struct kvm_vcpu_handle h;
 	pthread_t thread;
-	int started;
+	atomic_int started;          /* its thread exists (set after pthread_create); read by whoever kicks it */
 	atomic_int dump_want;        /* vm_dump_vcpus asks: the thread describes itself at its next kick */
 	int dump_done;               /* under vm->lock */
 	char dump[VCPU_DUMP_MAX];    /* under vm->lock */
