@@ -114,8 +114,9 @@ void vm_join(struct vm *vm);
 /*
  * Each vCPU thread kicked out of KVM_RUN to describe itself (registers,
  * run state, LAPIC timer) into its vcpu's dump, the guest then going on.
- * Waits up to wait_ms; returns how many answered (dump_done), or -1 if
- * the VM has finished.  For a guest that seems stuck: where it is.
+ * Waits up to wait_ms for those whose thread has started; returns how
+ * many answered (dump_done), or -1 if the VM has finished.  For a guest
+ * that seems stuck: where it is.
  */
 int vm_dump_vcpus(struct vm *vm, unsigned wait_ms);
 
