@@ -30,10 +30,9 @@ int gm_zip_init(struct guest_mem *gm, const struct guest_mem_config *cfg, char *
 	rc = zpool_init(&gm->zpool, gm->size / 100 * pct);
 	if (rc)
 		return ERR("compression cache: %s", strerror(-rc));
-	gm->znext = malloc((size_t)gm->npages * sizeof(uint32_t));
 	gm->zout = gm_alloc_pages(SWAP_BATCH_MAX);
 	gm->zbuf = gm_alloc_pages(gm->prefetch);
-	if (!gm->znext || !gm->zout || !gm->zbuf)
+	if (!gm->zout || !gm->zbuf)
 		return ERR("out of memory for the compression cache");
 	return 0;
 }
@@ -47,34 +46,119 @@ static void zip_account(struct guest_mem *gm)
 	gm->zip_accounted = now;
 }
 
-/* Append p to the age queue, unless an older entry of it is still there. */
+/*
+ * The age queue's record of compressed page p, kept in front of its data
+ * in the cache: only cached pages pay for it.  Objects are 2-byte
+ * aligned, hence the copies.
+ */
+struct zq_rec {
+	uint32_t next, prev;     /* pages; SLOT_NONE at the ends */
+	uint32_t stamp;          /* zq_served when it joined the queue */
+};
+
+_Static_assert(sizeof(struct zq_rec) + GM_ZIP_THRESHOLD_MAX == ZPOOL_MAX_DATA,
+	       "the threshold leaves room for the record");
+
+static uint8_t *zq_obj(struct guest_mem *gm, uint32_t p, size_t *len)
+{
+	return zpool_data(&gm->zpool, gm->slot[p], len);
+}
+
+static struct zq_rec zq_get(struct guest_mem *gm, uint32_t p)
+{
+	struct zq_rec r;
+	size_t len;
+
+	memcpy(&r, zq_obj(gm, p, &len), sizeof(r));
+	return r;
+}
+
+static void zq_put(struct guest_mem *gm, uint32_t p, const struct zq_rec *r)
+{
+	size_t len;
+
+	memcpy(zq_obj(gm, p, &len), r, sizeof(*r));
+}
+
+/* Take p out of the age queue, if it is in it (before its object is freed). */
+static void zq_unlink(struct guest_mem *gm, uint32_t p)
+{
+	struct zq_rec r, n;
+
+	if (!(gm->state[p] & GM_INZQ))
+		return;
+	gm->state[p] &= (uint8_t)~GM_INZQ;
+	r = zq_get(gm, p);
+	if (r.prev == SLOT_NONE) {
+		gm->zq_head = r.next;
+	} else {
+		n = zq_get(gm, r.prev);
+		n.next = r.next;
+		zq_put(gm, r.prev, &n);
+	}
+	if (r.next == SLOT_NONE) {
+		gm->zq_tail = r.prev;
+	} else {
+		n = zq_get(gm, r.next);
+		n.prev = r.prev;
+		zq_put(gm, r.next, &n);
+	}
+}
+
+/*
+ * Append compressed page p (its handle in its slot) to the age queue,
+ * stamped with the count of compressed pages served so far.  The queue
+ * holds exactly the compressed pages, in the order they went in.
+ */
 static void zq_push(struct guest_mem *gm, uint32_t p)
 {
-	if (gm->state[p] & GM_INZQ)
-		return;
+	struct zq_rec r = { .next = SLOT_NONE, .prev = gm->zq_tail, .stamp = gm->zq_served }, t;
+
+	zq_unlink(gm, p);
 	gm->state[p] |= GM_INZQ;
-	gm->znext[p] = SLOT_NONE;
-	if (gm->zq_tail == SLOT_NONE)
+	zq_put(gm, p, &r);
+	if (gm->zq_tail == SLOT_NONE) {
 		gm->zq_head = p;
-	else
-		gm->znext[gm->zq_tail] = p;
+	} else {
+		t = zq_get(gm, gm->zq_tail);
+		t.next = p;
+		zq_put(gm, gm->zq_tail, &t);
+	}
 	gm->zq_tail = p;
 }
 
-/* The oldest compressed page, or SLOT_NONE; entries gone stale are dropped. */
+/* The oldest compressed page, taken out of the queue; SLOT_NONE if none. */
 static uint32_t zq_pop(struct guest_mem *gm)
 {
-	while (gm->zq_head != SLOT_NONE) {
-		uint32_t p = gm->zq_head;
+	uint32_t p = gm->zq_head;
 
-		gm->zq_head = gm->znext[p];
-		if (gm->zq_head == SLOT_NONE)
-			gm->zq_tail = SLOT_NONE;
-		gm->state[p] &= (uint8_t)~GM_INZQ;
-		if (st(gm, p) == GM_ZIPPED)
-			return p;
-	}
-	return SLOT_NONE;
+	if (p != SLOT_NONE)
+		zq_unlink(gm, p);
+	return p;
+}
+
+/*
+ * Whether the oldest compressed page is cold: more pages have been served
+ * from the cache since it went in than the cache now holds.  Pages that a
+ * working set cycles through come back within one turnover of the cache;
+ * a page still there after one is one the guest has stopped reading, and
+ * is better on the disk than in the cache's capped memory.
+ */
+static int zq_head_cold(struct guest_mem *gm)
+{
+	return gm->zq_head != SLOT_NONE &&
+	       gm->zq_served - zq_get(gm, gm->zq_head).stamp > gm->n_state[GM_ZIPPED];
+}
+
+/* The compressed data of cached page p (after its queue record), and its length. */
+static const uint8_t *zip_data(struct guest_mem *gm, uint32_t p, size_t *len)
+{
+	uint8_t *obj = zq_obj(gm, p, len);
+
+	if (!obj || *len <= sizeof(struct zq_rec))
+		return NULL;
+	*len -= sizeof(struct zq_rec);
+	return obj + sizeof(struct zq_rec);
 }
 
 static int cached(enum gm_state s)
@@ -90,14 +174,14 @@ static int zero_filled(const struct guest_mem *gm, uint32_t p)
 /* Decompress (or fill) cached page p into dst; -1 if its data is damaged. */
 static int unzip_page(struct guest_mem *gm, uint32_t p, uint8_t *dst)
 {
+	const uint8_t *data;
 	size_t len;
-	void *data;
 
 	if (st(gm, p) == GM_SAME) {
 		zip_fill(dst, gm->slot[p]);
 		return 0;
 	}
-	data = zpool_data(&gm->zpool, gm->slot[p], &len);
+	data = zip_data(gm, p, &len);
 	return data && !zip_decompress(gm->zip, data, len, dst) ? 0 : -1;
 }
 
@@ -148,8 +232,11 @@ void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 		return;
 	}
 	for (uint32_t i = 0; i < run; i++) {
-		if (st(gm, p + i) == GM_ZIPPED)
+		if (st(gm, p + i) == GM_ZIPPED) {
+			zq_unlink(gm, p + i);
 			zpool_free(&gm->zpool, gm->slot[p + i]);
+			gm->zq_served++;
+		}
 		gm->slot[p + i] = SLOT_NONE;
 	}
 	/* Neighbours keep their sample mark: untouched so far. */
@@ -162,24 +249,27 @@ void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 void gm_zip_forget(struct guest_mem *gm, uint32_t p)
 {
 	if (st(gm, p) == GM_ZIPPED) {
+		zq_unlink(gm, p);
 		zpool_free(&gm->zpool, gm->slot[p]);
 		zip_account(gm);
 	}
-	gm->slot[p] = SLOT_NONE; /* a stale age-queue entry is dropped when popped */
+	gm->slot[p] = SLOT_NONE;
 }
 
 /*
  * When the compression cache is nearly at its cap, write its oldest pages
  * to the swap file (lock held throughout, dropped for the write): they are
  * decompressed into the stage and stored as plain pages, so swap-in never
- * needs to know where a slot's content came from.
+ * needs to know where a slot's content came from.  While it refuses new
+ * pages, its cold pages go to the file, so that the room they held takes
+ * pages again.
  */
 void gm_zip_make_room(struct guest_mem *gm)
 {
 	struct swap_write w[SWAP_BATCH_MAX];
 	uint32_t v[SWAP_BATCH_MAX], h[SWAP_BATCH_MAX];
-	unsigned n = 0;
-	int rc;
+	unsigned n = 0, moved = 0;
+	int rc, cold;
 
 	/*
 	 * Full: refuse new pages (same-filled ones cost nothing and still come
@@ -191,16 +281,24 @@ void gm_zip_make_room(struct guest_mem *gm)
 		gm->zip_refusing = 1;
 	else if ((uint64_t)gm->zpool.chunks_used * 100 < (uint64_t)gm->zpool.limit * ZIP_ACCEPT_PCT)
 		gm->zip_refusing = 0;
-	if (gm->zpool.chunks_used + 2 <= gm->zpool.limit || !gm_file_room(gm))
+	if (!gm_file_room(gm))
 		return;
-	while (n < SWAP_BATCH_MAX) {
+	/*
+	 * Refusing sends the newest victims to the file, and in a working set
+	 * that cycles those are the pages needed last: right, as long as what
+	 * the cache holds is what comes back first.  A cold page does not.
+	 */
+	cold = gm->zip_refusing && zq_head_cold(gm);
+	if (!cold && gm->zpool.chunks_used + 2 <= gm->zpool.limit)
+		return;
+	while (n < SWAP_BATCH_MAX && (!cold || zq_head_cold(gm))) {
 		uint32_t p = zq_pop(gm);
+		const uint8_t *data;
 		size_t len;
-		void *data;
 
 		if (p == SLOT_NONE)
 			break;
-		data = zpool_data(&gm->zpool, gm->slot[p], &len);
+		data = zip_data(gm, p, &len);
 		if (!data || zip_decompress(gm->zip, data, len, gm->stage + (size_t)n * GM_PAGE)) {
 			zq_push(gm, p); /* leave it; its fault will report the damage */
 			break;
@@ -238,8 +336,14 @@ void gm_zip_make_room(struct guest_mem *gm)
 		gm_set_state(gm, p, GM_SWAPPED, 0);
 		gm->zip_writebacks++;
 		gm->swapouts++;
+		moved++;
 	}
 	zip_account(gm);
+	if (cold) {
+		gm->zip_cold_writebacks += moved;
+		if (gm->zpool.chunks_used + 2 <= gm->zpool.limit)
+			gm->zip_refusing = 0;
+	}
 	if (rc)
 		gm_write_failed(gm, rc);
 }
@@ -286,12 +390,13 @@ unsigned gm_zip_store(struct guest_mem *gm, const uint32_t *v, unsigned n, uint8
 		if (kind[i] == TO_FILE || st(gm, p) != GM_EVICTING)
 			continue;
 		if (kind[i] == TO_ZIP) {
-			h = zpool_alloc(&gm->zpool, len[i]);
+			h = zpool_alloc(&gm->zpool, sizeof(struct zq_rec) + len[i]);
 			if (h == ZPOOL_NONE) {
 				kind[i] = TO_FILE; /* the cache is at its cap: to the file */
 				continue;
 			}
-			memcpy(zpool_data(&gm->zpool, h, &(size_t){ 0 }), gm->zout + (size_t)i * GM_PAGE, len[i]);
+			memcpy((uint8_t *)zpool_data(&gm->zpool, h, &(size_t){ 0 }) + sizeof(struct zq_rec),
+			       gm->zout + (size_t)i * GM_PAGE, len[i]);
 		}
 		if (gm_drop_evicted(gm, p)) {
 			if (kind[i] == TO_ZIP)

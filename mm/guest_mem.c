@@ -665,8 +665,6 @@ void guest_mem_destroy(struct guest_mem *gm)
 	zip_free(gm->zip);
 	gm->zip = NULL;
 	zpool_destroy(&gm->zpool);
-	free(gm->znext);
-	gm->znext = NULL;
 	gm_free_pages(gm->zout, SWAP_BATCH_MAX);
 	gm_free_pages(gm->zbuf, gm->prefetch);
 	gm->zout = gm->zbuf = NULL;
@@ -913,10 +911,10 @@ int guest_mem_excess(struct guest_mem *gm, int64_t *over_target, int64_t *idle)
 
 static uint64_t meta_bytes(const struct guest_mem *gm)
 {
-	/* State and slot; with compression, the age queue link and chunk records;
-	 * with sharing, the page hash and the frame number. */
-	uint64_t per_page = sizeof(uint8_t) + sizeof(uint32_t) + (gm->zip ? sizeof(uint32_t) : 0) +
-			    (gm->phash ? sizeof(uint32_t) : 0) + (gm->frame ? sizeof(uint32_t) : 0);
+	/* State and slot; with compression, chunk records (the age queue lives in
+	 * the cache's objects); with sharing, the page hash and the frame number. */
+	uint64_t per_page = sizeof(uint8_t) + sizeof(uint32_t) + (gm->phash ? sizeof(uint32_t) : 0) +
+			    (gm->frame ? sizeof(uint32_t) : 0);
 
 	return (uint64_t)gm->npages * per_page + (gm->zip ? (uint64_t)gm->zpool.nchunks * 48 : 0);
 }
@@ -966,6 +964,7 @@ void guest_mem_get_stats(struct guest_mem *gm, struct guest_mem_stats *s)
 	s->zipped = gm->zipped;
 	s->unzipped = gm->unzipped;
 	s->zip_writebacks = gm->zip_writebacks;
+	s->zip_cold_writebacks = gm->zip_cold_writebacks;
 	s->scan_zero = gm->scan_zero;
 	s->ballooned = gm->n_state[GM_BALLOONED];
 	s->reported = gm->reported;

@@ -48,7 +48,7 @@ enum gm_state { GM_UNTOUCHED, GM_ZERO, GM_PRESENT, GM_EVICTING, GM_SWAPPED, GM_S
 #define GM_STATE_MASK 0x0fu
 #define GM_REF        0x10u  /* faulted in since the clock hand last passed */
 #define GM_SAMPLE     0x20u  /* in this period's activity sample, untouched so far */
-#define GM_INZQ       0x40u  /* in the compression cache's age queue (maybe stale) */
+#define GM_INZQ       0x40u  /* in the compression cache's age queue */
 
 enum gm_fault_kind { GM_FAULT_ZERO, GM_FAULT_SWAPIN, GM_FAULT_SAMPLE, GM_FAULT_WP, GM_FAULT_UNZIP,
 		    GM_FAULT_COW, GM_FAULT_KINDS };
@@ -84,7 +84,7 @@ struct guest_mem_config {
 
 #define GM_DEFAULT_ZIP_THRESHOLD 2048
 #define GM_DEFAULT_ZIP_MAX_PCT   10
-#define GM_ZIP_THRESHOLD_MAX     ZPOOL_MAX_DATA
+#define GM_ZIP_THRESHOLD_MAX     (ZPOOL_MAX_DATA - 12u)  /* room for the age queue's record */
 
 #define GM_DEFAULT_FAULT_AROUND 16
 /* A run of first-touch faults, each at the page just past the last one's
@@ -101,6 +101,7 @@ struct guest_mem_stats {
 	uint64_t zip_pages, same_pages;                /* now in the cache (compressed, same-filled) */
 	uint64_t zip_bytes, zip_data_bytes, zip_cap;   /* cache chunks held, data stored, cap */
 	uint64_t zipped, unzipped, zip_writebacks;     /* cumulative pages */
+	uint64_t zip_cold_writebacks;                  /* of those, pages gone cold in the cache */
 	uint64_t scan_zero;                            /* cumulative pages zero-shared by the scanner */
 	uint64_t ballooned;                            /* pages in the balloon now (MCTLSZ) */
 	uint64_t reported;                             /* cumulative pages released by free page reporting */
@@ -176,13 +177,13 @@ struct guest_mem {
 	struct zip *zip;
 	struct zpool zpool;
 	unsigned zip_threshold;
-	uint32_t *znext;             /* age queue links, oldest at zq_head */
-	uint32_t zq_head, zq_tail;
+	uint32_t zq_head, zq_tail;   /* the age queue: the compressed pages, oldest first (gm_zip.c) */
+	uint32_t zq_served;          /* compressed pages served by faults (wraps) */
 	uint8_t *zout;               /* SWAP_BATCH_MAX compressed results */
 	uint8_t *zbuf;               /* prefetch pages: decompression target */
 	uint64_t zip_accounted;      /* chunk bytes told to the host */
 	int zip_refusing;            /* full: new pages go to the file until it drains */
-	uint64_t zipped, unzipped, zip_writebacks;
+	uint64_t zipped, unzipped, zip_writebacks, zip_cold_writebacks;
 	pthread_mutex_t evict_lock;  /* one eviction at a time: it owns stage and zout */
 
 	/* Page sharing (phash NULL: off); the scanner's thread alone uses these but the counts. */

@@ -139,11 +139,11 @@ static void write_vm(FILE *f, double t, struct vm *vm, enum vm_state st, int cod
 	z = (struct zip_totals){ (m.zip_pages + m.same_pages) * GM_PAGE, m.zip_bytes, m.zipped, m.unzipped };
 	write_zip(f, &z);
 	fprintf(f, ",\"zip_s\":%.0f,\"unzip_s\":%.0f,\"zip_ratio\":%.2f,\"zip_same_mb\":%.2f,"
-		"\"zip_cap_mb\":%.2f,\"zip_writebacks\":%llu,\"zero_shared\":%llu",
+		"\"zip_cap_mb\":%.2f,\"zip_writebacks\":%llu,\"zip_cold_writebacks\":%llu,\"zero_shared\":%llu",
 		rate(m.zipped, &pzip, t, vm->prev_t), rate(m.unzipped, &punzip, t, vm->prev_t),
 		m.zip_bytes ? (double)(m.zip_pages * GM_PAGE) / (double)m.zip_bytes : 0.0,
 		MB(m.same_pages * GM_PAGE), MB(m.zip_cap), (unsigned long long)m.zip_writebacks,
-		(unsigned long long)m.scan_zero);
+		(unsigned long long)m.zip_cold_writebacks, (unsigned long long)m.scan_zero);
 	sum->stored += z.stored;
 	sum->cache += z.cache;
 	sum->zipped += z.zipped;

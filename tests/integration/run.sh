@@ -1026,7 +1026,7 @@ t_bad_share_rate() { bad_input 64 "pages a second from 100" run --share-rate 5 -
 t_bad_share_cpu() { bad_input 64 "percentage of one CPU from 1 to 100" run --share-cpu 0 --mem 16M; }
 
 t_bad_zip_level() { bad_input 64 "not a zstd level" run --zip-level 30 --mem 16M; }
-t_bad_zip_threshold() { bad_input 64 "from 64 to 4094" run --zip-threshold 5000 --mem 16M; }
+t_bad_zip_threshold() { bad_input 64 "from 64 to 4082" run --zip-threshold 5000 --mem 16M; }
 t_bad_zip_max_pct() { bad_input 64 "bad zip_max_pct" run --vm name=a,mem=16M,zip_max_pct=101; }
 
 t_consumed_agrees_with_the_kernel() {

@@ -422,6 +422,51 @@ START_TEST(a_full_cache_sends_its_oldest_pages_to_the_file)
 }
 END_TEST
 
+/* Pages of a region in one state. */
+static uint32_t pages_in(const struct region *r, uint32_t first, uint32_t n, enum gm_state want)
+{
+	uint32_t k = 0;
+
+	for (uint32_t p = first; p < first + n; p++)
+		k += (r->gm.state[p] & GM_STATE_MASK) == want;
+	return k;
+}
+
+START_TEST(cold_pages_leave_a_full_cache_to_the_pages_that_cycle)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	const uint32_t n = 2048, cold = 512, c0 = 512; /* the cold set: [c0, c0 + cold) */
+
+	/* 10% of 16 MiB: room for about 1000 text pages, fewer than go out. */
+	region_open_cfg(&r, 16 * MIB, 64, 10);
+	fill_text(r.ram, 0, n);
+	/* Out in order, so the cold set enters the cache behind the first hot pages. */
+	for (uint32_t p = 0; p < n; p += 64)
+		ck_assert_uint_eq(guest_mem_pageout(&r.gm, (uint64_t)p * PG, 64ULL * PG), 64);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_gt(pages_in(&r, c0, cold, GM_ZIPPED), cold / 2);
+	ck_assert_uint_eq(s.zip_cold_writebacks, 0);
+	/* The hot pages cycle: each pass reads them and sends them out again;
+	 * the cold set is never read. */
+	for (int pass = 0; pass < 8; pass++)
+		for (uint32_t p = 0; p < n; p += 64) {
+			if (p >= c0 && p < c0 + cold)
+				continue;
+			ck_assert_uint_eq(bad_text_pages(r.ram, p, 64), 0);
+			guest_mem_pageout(&r.gm, (uint64_t)p * PG, 64ULL * PG);
+		}
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_gt(s.zip_cold_writebacks, cold / 2);
+	ck_assert_uint_le(s.zip_cold_writebacks, s.zip_writebacks);
+	/* The cache holds hot pages only (the age queue alone left 64 cold ones). */
+	ck_assert_msg(pages_in(&r, c0, cold, GM_ZIPPED) == 0, "%u cold pages still in the cache",
+		      pages_in(&r, c0, cold, GM_ZIPPED));
+	ck_assert_uint_eq(bad_text_pages(r.ram, 0, n), 0);
+	region_close(&r);
+}
+END_TEST
+
 START_TEST(a_full_cache_refuses_pages_until_faults_drain_it)
 {
 	struct region r;
@@ -1245,6 +1290,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
 	tcase_add_test(tc, compressible_pages_stay_in_the_cache);
 	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
+	tcase_add_test(tc, cold_pages_leave_a_full_cache_to_the_pages_that_cycle);
 	tcase_add_test(tc, a_full_cache_refuses_pages_until_faults_drain_it);
 	tcase_add_test(tc, the_scanner_gives_zero_pages_back);
 	tcase_add_test(tc, identical_pages_share_one_frame_and_a_write_breaks_only_its_own);
