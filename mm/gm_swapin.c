@@ -69,6 +69,7 @@ static int map_read_pages(struct guest_mem *gm, uint32_t p, uint32_t run, const 
 	/* Prefetched pages keep their sample mark: untouched so far. */
 	gm_set_run(gm, p, run, GM_PRESENT, ahead ? 0 : GM_REF);
 	gm->swapins += run;
+	gm->back_in += run;
 	if (ahead)
 		gm->readahead_pages += run;
 	return 0;

@@ -53,7 +53,7 @@ static void zip_account(struct guest_mem *gm)
  */
 struct zq_rec {
 	uint32_t next, prev;     /* pages; SLOT_NONE at the ends */
-	uint32_t stamp;          /* zq_served when it joined the queue */
+	uint32_t stamp;          /* gm->back_in when it joined the queue */
 };
 
 _Static_assert(sizeof(struct zq_rec) + GM_ZIP_THRESHOLD_MAX == ZPOOL_MAX_DATA,
@@ -107,12 +107,12 @@ static void zq_unlink(struct guest_mem *gm, uint32_t p)
 
 /*
  * Append compressed page p (its handle in its slot) to the age queue,
- * stamped with the count of compressed pages served so far.  The queue
+ * stamped with the count of pages brought back so far.  The queue
  * holds exactly the compressed pages, in the order they went in.
  */
 static void zq_push(struct guest_mem *gm, uint32_t p)
 {
-	struct zq_rec r = { .next = SLOT_NONE, .prev = gm->zq_tail, .stamp = gm->zq_served }, t;
+	struct zq_rec r = { .next = SLOT_NONE, .prev = gm->zq_tail, .stamp = gm->back_in }, t;
 
 	zq_unlink(gm, p);
 	gm->state[p] |= GM_INZQ;
@@ -138,16 +138,17 @@ static uint32_t zq_pop(struct guest_mem *gm)
 }
 
 /*
- * Whether the oldest compressed page is cold: more pages have been served
- * from the cache since it went in than the cache now holds.  Pages that a
- * working set cycles through come back within one turnover of the cache;
- * a page still there after one is one the guest has stopped reading, and
- * is better on the disk than in the cache's capped memory.
+ * Whether the oldest compressed page is cold: more pages have come back
+ * from the cache and the swap file since it went in than the two now
+ * hold.  A page of a working set that cycles comes back before every
+ * other page out has come back once; a page still out after that is one
+ * the guest has stopped reading, and is better on the disk than in the
+ * cache's capped memory.
  */
 static int zq_head_cold(struct guest_mem *gm)
 {
-	return gm->zq_head != SLOT_NONE &&
-	       gm->zq_served - zq_get(gm, gm->zq_head).stamp > gm->n_state[GM_ZIPPED];
+	return gm->zq_head != SLOT_NONE && gm->back_in - zq_get(gm, gm->zq_head).stamp >
+						   gm->n_state[GM_ZIPPED] + gm->n_state[GM_SWAPPED];
 }
 
 /* The compressed data of cached page p (after its queue record), and its length. */
@@ -235,7 +236,7 @@ void gm_fault_unzip(struct guest_mem *gm, uint32_t p, int write)
 		if (st(gm, p + i) == GM_ZIPPED) {
 			zq_unlink(gm, p + i);
 			zpool_free(&gm->zpool, gm->slot[p + i]);
-			gm->zq_served++;
+			gm->back_in++;
 		}
 		gm->slot[p + i] = SLOT_NONE;
 	}

@@ -178,7 +178,7 @@ struct guest_mem {
 	struct zpool zpool;
 	unsigned zip_threshold;
 	uint32_t zq_head, zq_tail;   /* the age queue: the compressed pages, oldest first (gm_zip.c) */
-	uint32_t zq_served;          /* compressed pages served by faults (wraps) */
+	uint32_t back_in;            /* pages brought back from the cache or the file (wraps) */
 	uint8_t *zout;               /* SWAP_BATCH_MAX compressed results */
 	uint8_t *zbuf;               /* prefetch pages: decompression target */
 	uint64_t zip_accounted;      /* chunk bytes told to the host */
