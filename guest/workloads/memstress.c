@@ -9,7 +9,10 @@
  * scanner, say); write=1 also stores each page's first word back as it
  * was, so the access takes a write fault (a copy-on-write break on a
  * shared page) and the content stays checkable; hist=1 prints the
- * latency histogram (HIST lines).
+ * latency histogram (HIST lines).  hold=SECS goes on reading, untimed,
+ * after the timed reads: VMs that share a host and started their reads
+ * apart then each time theirs under the same pressure, instead of the last
+ * one to finish running alone at memory speed at the end.
  */
 #include "workloads.h"
 
@@ -44,8 +47,8 @@ static uint64_t q_ns(const struct hist *h, double q, uint64_t khz)
 
 int wl_memstress(struct args *a)
 {
-	uint64_t size, ws, passes, secs, pageout, seed, delay, rate, check, idle, write, histout, bad = 0, pageout_ns = 0,
-		 khz = plat_tsc_khz();
+	uint64_t size, ws, passes, secs, pageout, seed, delay, rate, check, idle, write, histout, hold, bad = 0,
+		 pageout_ns = 0, khz = plat_tsc_khz();
 	uint64_t t0, fill_ns, start, now, prev, deadline = 0, next_report, sec_start;
 	uint64_t pages_read = 0, done_passes = 0, sec_pages = 0, sum = 0;
 	unsigned pat, order;
@@ -59,8 +62,9 @@ int wl_memstress(struct args *a)
 	    args_choice(a, "order", orders, 0, &order) || args_uint(a, "pageout", 0, &pageout) ||
 	    args_uint(a, "seed", 1, &seed) || args_uint(a, "delay", 0, &delay) || args_uint(a, "rate", 0, &rate) ||
 	    args_uint(a, "verify", 0, &check) || args_uint(a, "idle", 0, &idle) || args_uint(a, "write", 0, &write) ||
-	    args_uint(a, "hist", 0, &histout) ||
-	    args_all_taken(a, "memstress", "size ws pattern passes secs order pageout seed delay rate verify idle write hist"))
+	    args_uint(a, "hist", 0, &histout) || args_uint(a, "hold", 0, &hold) ||
+	    args_all_taken(a, "memstress",
+			   "size ws pattern passes secs order pageout seed delay rate verify idle write hist hold"))
 		return MV_EXIT_BAD_ARGS;
 	if (ws > size) {
 		plat_say("memstress: ws (%lu pages) is larger than size (%lu pages)",
@@ -153,8 +157,10 @@ int wl_memstress(struct args *a)
 			break;
 	}
 out:
-	sink = sum;
 	now = tsc_to_ns(prev - start, khz);
+	for (uint64_t t = rdtsc_ordered(), i = 0; hold && rdtsc_ordered() - t < hold * khz * 1000; i = (i + 1) % ws)
+		sum += read_page((const uint64_t *)(buf + i * PAGE_BYTES));
+	sink = sum;
 	/* verify=1: every page must still hold what the fill wrote. */
 	verdict[0] = '\0';
 	for (uint64_t i = 0; check && i < size; i++) {
