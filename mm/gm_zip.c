@@ -112,9 +112,11 @@ static void zq_unlink(struct guest_mem *gm, uint32_t p)
  */
 static void zq_push(struct guest_mem *gm, uint32_t p)
 {
-	struct zq_rec r = { .next = SLOT_NONE, .prev = gm->zq_tail, .stamp = gm->back_in }, t;
+	struct zq_rec r, t;
 
+	/* First out of its old place: were p the tail, it would link to itself. */
 	zq_unlink(gm, p);
+	r = (struct zq_rec){ .next = SLOT_NONE, .prev = gm->zq_tail, .stamp = gm->back_in };
 	gm->state[p] |= GM_INZQ;
 	zq_put(gm, p, &r);
 	if (gm->zq_tail == SLOT_NONE) {
