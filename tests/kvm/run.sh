@@ -41,11 +41,14 @@ TAIL_LINES=25
 reap() {
 	local pid=$1 secs=$2
 	if ! gone_within "$pid" "$secs"; then
-		echo "    killed: pid $pid still running after ${secs}s; load $(cut -d' ' -f1-3 /proc/loadavg); its threads:" >&2
-		show_threads "$pid"
-		[ -s "$STATS" ] && echo "    last stats: $(grep '"vm":' "$STATS" | tail -n 1 | cut -c1-600)" >&2
+		# Most telling first: CI shows only the head of a failure's output.
+		echo "    killed: pid $pid still running after ${secs}s; load $(cut -d' ' -f1-3 /proc/loadavg); L1 clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)" >&2
 		show_vcpus
+		echo "    guest's last line: $(tail -n 1 "$OUT" 2>/dev/null | cut -c1-200)" >&2
 		show_kernel_log
+		[ -s "$STATS" ] && echo "    last stats: $(grep '"vm":' "$STATS" | tail -n 1 | cut -c1-600)" >&2
+		echo "    its threads:" >&2
+		show_threads "$pid"
 		kill -KILL "$pid" 2>/dev/null
 		if ! gone_within "$pid" 30; then
 			echo "    stuck: pid $pid outlived SIGKILL by 30 s; its threads:" >&2
@@ -303,7 +306,7 @@ t_test_guest_on_real_svm() {
 	expect '[ "$RC" -eq 0 ]'
 }
 
-echo "kvm tests in $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, /dev/kvm from $(lsmod 2>/dev/null | grep -o '^kvm_[a-z]*' | head -n 1)"
+echo "kvm tests in $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, /dev/kvm from $(lsmod 2>/dev/null | grep -o '^kvm_[a-z]*' | head -n 1), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 for t in t_linux_boots_to_init_and_powers_off t_linux_virtio_balloon_binds_our_device \
 	 t_linux_balloon_follows_its_target t_linux_free_page_reporting_releases_memory \
 	 t_linux_reboot_ends_the_vm t_linux_panic_is_reported t_linux_two_vcpus \
