@@ -327,18 +327,27 @@ zc_run() {
 }
 zc_median() { sort -n "$1" | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
 zc_all() { paste -sd' ' "$1"; }
+# zc_compare TAG DIR [PREFIX...]: ZC_RUNS runs each of compression on and
+# off, alternating, swapping to DIR (each run under PREFIX, e.g. the slow
+# disk's wrapper); prints both medians with their runs and the ratio, and
+# sets zc_on, zc_off and zc_r.
+zc_compare() {
+	local tag=$1 dir=$2 i; shift 2
+	for i in $(seq "$ZC_RUNS"); do
+		zc_run "${tag}on" "$@" "$B/vmm" run --swap-dir "$dir" --host-mem "${BUDGET}M" "${zvms[@]}"
+		zc_run "${tag}off" "$@" "$B/vmm" run --no-compress --swap-dir "$dir" --host-mem "${BUDGET}M" "${zvms[@]}"
+	done
+	zc_on=$(zc_median "$TMP/${tag}on.sums"); zc_off=$(zc_median "$TMP/${tag}off.sums")
+	zc_r=$(ratio "${zc_on:-0}" "${zc_off:-0}")
+	printf "  %-44s %6s MiB/s (runs: %s)\n" "memvisor, compression cache on (10%)" "${zc_on:-none}" "$(zc_all "$TMP/${tag}on.sums")"
+	printf "  %-44s %6s MiB/s (runs: %s)\n" "memvisor, --no-compress" "${zc_off:-none}" "$(zc_all "$TMP/${tag}off.sums")"
+	printf "  %-44s %s   (goal: >= 3)\n" "ratio on / off, medians" "$zc_r"
+}
 echo
 echo "== fig5 (c) on compressible memory: 2 VMs x ${VM_MEM} MiB, memstress pattern=text for ${PEER_SECS} s, on ${BUDGET} MiB"
 echo "   median of $ZC_RUNS runs each, alternating (each run: both VMs' MiB/s summed)"
-for i in $(seq "$ZC_RUNS"); do
-	zc_run zon "$B/vmm" run --swap-dir "$SWAPDIR" --host-mem ${BUDGET}M "${zvms[@]}"
-	zc_run zoff "$B/vmm" run --no-compress --swap-dir "$SWAPDIR" --host-mem ${BUDGET}M "${zvms[@]}"
-done
-z_on=$(zc_median "$TMP/zon.sums"); z_off=$(zc_median "$TMP/zoff.sums")
-printf "  %-44s %6s MiB/s (runs: %s)\n" "memvisor, compression cache on (10%)" "${z_on:-none}" "$(zc_all "$TMP/zon.sums")"
-printf "  %-44s %6s MiB/s (runs: %s)\n" "memvisor, --no-compress" "${z_off:-none}" "$(zc_all "$TMP/zoff.sums")"
-zc_ratio=$(ratio "${z_on:-0}" "${z_off:-0}")
-printf "  %-44s %s   (goal: >= 3)\n" "ratio on / off, medians" "$zc_ratio"
+zc_compare z "$SWAPDIR"
+z_on=$zc_on z_off=$zc_off zc_ratio=$zc_r
 zs_what="NOT MEASURED (no host swap, or no cgroup-v1 memory controller)"; zs_mbs=null
 zs_ok=0
 if [ $swap_ok = 1 ] && [ -w $ZSW/enabled ]; then
@@ -368,15 +377,8 @@ echo "== fig5 (c) on compressible memory, swap on a slow disk ($SLOW_IOPS IOPS, 
 if "$ROOT/scripts/slowdisk.sh" up "$SLOW" 2048 "$SLOW_IOPS" "$SLOW_MBPS" >/dev/null 2>"$TMP/sderr"; then
 	slow() { "$ROOT/scripts/slowdisk.sh" run "$SLOW" "$@"; }
 	echo "   median of $ZC_RUNS runs each, alternating"
-	for i in $(seq "$ZC_RUNS"); do
-		zc_run szon slow "$B/vmm" run --swap-dir "$SLOW" --host-mem ${BUDGET}M "${zvms[@]}"
-		zc_run szoff slow "$B/vmm" run --no-compress --swap-dir "$SLOW" --host-mem ${BUDGET}M "${zvms[@]}"
-	done
-	sz_on=$(zc_median "$TMP/szon.sums"); sz_off=$(zc_median "$TMP/szoff.sums")
-	sz_ratio=$(ratio "${sz_on:-0}" "${sz_off:-0}")
-	printf "  %-44s %6s MiB/s (runs: %s)\n" "memvisor, compression cache on (10%)" "${sz_on:-none}" "$(zc_all "$TMP/szon.sums")"
-	printf "  %-44s %6s MiB/s (runs: %s)\n" "memvisor, --no-compress" "${sz_off:-none}" "$(zc_all "$TMP/szoff.sums")"
-	printf "  %-44s %s   (goal: >= 3)\n" "ratio on / off, medians" "$sz_ratio"
+	zc_compare sz "$SLOW" slow
+	sz_on=$zc_on sz_off=$zc_off sz_ratio=$zc_r
 	szs_what="NOT MEASURED (no cgroup-v1 memory controller, zswap or swap on the slow disk)"; szs_mbs=null
 	if [ -w $ZSW/enabled ] && fallocate -l 1G "$SLOW/host.swap" && chmod 600 "$SLOW/host.swap" &&
 	   mkswap "$SLOW/host.swap" >/dev/null && swapon -p 100 "$SLOW/host.swap"; then
