@@ -42,7 +42,7 @@ reap() {
 	local pid=$1 secs=$2
 	if ! gone_within "$pid" "$secs"; then
 		# Most telling first: CI shows only the head of a failure's output.
-		echo "    killed: pid $pid still running after ${secs}s; load $(cut -d' ' -f1-3 /proc/loadavg); L1 clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)" >&2
+		echo "    killed: pid $pid still running after ${secs}s; load $(cut -d' ' -f1-3 /proc/loadavg); L1 clocksource $(l1_clocksource)" >&2
 		show_vcpus
 		echo "    guest's last line: $(tail -n 1 "$OUT" 2>/dev/null | cut -c1-200)" >&2
 		show_kernel_log
@@ -59,6 +59,11 @@ reap() {
 	fi
 	wait "$pid"
 	RC=$?
+}
+
+# l1_clocksource: the clocksource L1's kernel keeps time with now.
+l1_clocksource() {
+	cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null
 }
 
 # show_vcpus: each VM's vCPUs by the control socket (registers, run state,
@@ -306,7 +311,7 @@ t_test_guest_on_real_svm() {
 	expect '[ "$RC" -eq 0 ]'
 }
 
-echo "kvm tests in $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, /dev/kvm from $(lsmod 2>/dev/null | grep -o '^kvm_[a-z]*' | head -n 1), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+echo "kvm tests in $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU, /dev/kvm from $(lsmod 2>/dev/null | grep -o '^kvm_[a-z]*' | head -n 1), clocksource $(l1_clocksource)"
 for t in t_linux_boots_to_init_and_powers_off t_linux_virtio_balloon_binds_our_device \
 	 t_linux_balloon_follows_its_target t_linux_free_page_reporting_releases_memory \
 	 t_linux_reboot_ends_the_vm t_linux_panic_is_reported t_linux_two_vcpus \
