@@ -111,14 +111,32 @@ static void keep_resident(struct guest_mem *gm, uint32_t p)
 	gm_wp(gm, p, 1, 0);
 }
 
-/* The evicting page's content is safe elsewhere: give its host page back. */
-int gm_drop_evicted(struct guest_mem *gm, uint32_t p)
+/*
+ * The evicting pages d[0..n) have their content safe elsewhere: give
+ * their host pages back, one madvise per run of neighbours, since each
+ * call flushes the TLBs of every CPU that runs this process (an IPI
+ * apiece, and under a hypervisor an exit).  Where the kernel refuses,
+ * the pages stay resident, writable again, and failed[i] says so.
+ * Returns the pages dropped.
+ */
+unsigned gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, uint8_t *failed)
 {
-	if (gm_unmap(gm, p, 1)) {
-		keep_resident(gm, p);
-		return -1;
+	unsigned dropped = 0;
+
+	for (unsigned i = 0, j; i < n; i = j) {
+		int bad;
+
+		for (j = i + 1; j < n && d[j] == d[j - 1] + 1; j++)
+			;
+		bad = gm_unmap(gm, d[i], j - i) != 0;
+		for (unsigned k = i; k < j; k++) {
+			failed[k] = (uint8_t)bad;
+			if (bad)
+				keep_resident(gm, d[k]);
+		}
+		dropped += bad ? 0 : j - i;
 	}
-	return 0;
+	return dropped;
 }
 
 /*
@@ -131,9 +149,9 @@ int gm_drop_evicted(struct guest_mem *gm, uint32_t p)
 static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned nv)
 {
 	struct swap_write w[SWAP_BATCH_MAX];
-	uint32_t v[SWAP_BATCH_MAX], fv[SWAP_BATCH_MAX], len[SWAP_BATCH_MAX];
-	uint8_t kind[SWAP_BATCH_MAX];
-	unsigned freed = 0, nf = 0, n = 0;
+	uint32_t v[SWAP_BATCH_MAX], fv[SWAP_BATCH_MAX], dv[SWAP_BATCH_MAX], len[SWAP_BATCH_MAX];
+	uint8_t kind[SWAP_BATCH_MAX], failed[SWAP_BATCH_MAX];
+	unsigned freed = 0, nf = 0, nd = 0, n = 0;
 	int rc;
 
 	if (gm->kernel_swap)
@@ -186,11 +204,21 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 	pthread_mutex_lock(&gm->lock);
 	for (unsigned i = 0; i < nf; i++) {
 		uint32_t p = fv[i];
-		if (st(gm, p) != GM_EVICTING || w[i].result || gm_drop_evicted(gm, p)) {
+		if (st(gm, p) != GM_EVICTING || w[i].result) {
 			/* Cancelled by a guest write, or the write failed: it stays. */
 			slots_release(swapfile_slots(gm->swap), w[i].slot);
 			if (st(gm, p) == GM_EVICTING)
 				keep_resident(gm, p);
+			continue;
+		}
+		w[nd] = w[i];
+		dv[nd++] = p;
+	}
+	gm_drop_evicted(gm, dv, nd, failed);
+	for (unsigned i = 0; i < nd; i++) {
+		uint32_t p = dv[i];
+		if (failed[i]) {
+			slots_release(swapfile_slots(gm->swap), w[i].slot);
 			continue;
 		}
 		gm->slot[p] = w[i].slot;

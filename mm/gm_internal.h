@@ -98,7 +98,7 @@ void gm_fault_swapped(struct guest_mem *gm, uint32_t p); /* drops the lock for i
 int gm_file_room(struct guest_mem *gm);
 uint32_t gm_alloc_slot(struct guest_mem *gm);
 void gm_write_failed(struct guest_mem *gm, int rc);
-int gm_drop_evicted(struct guest_mem *gm, uint32_t p);
+unsigned gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, uint8_t *failed);
 
 /* gm_zip.c: drop a compressed or same-filled page's copy (it is not needed any more). */
 void gm_zip_forget(struct guest_mem *gm, uint32_t p);

@@ -385,30 +385,43 @@ void gm_zip_classify(struct guest_mem *gm, unsigned n, uint8_t *kind, uint32_t *
 unsigned gm_zip_store(struct guest_mem *gm, const uint32_t *v, unsigned n, uint8_t *kind,
 		      const uint32_t *len)
 {
-	unsigned freed = 0;
+	uint32_t d[SWAP_BATCH_MAX], h[SWAP_BATCH_MAX];
+	uint8_t failed[SWAP_BATCH_MAX], at[SWAP_BATCH_MAX];
+	unsigned nd = 0, freed = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint32_t p = v[i], h = 0;
+		uint32_t p = v[i];
 
 		if (kind[i] == TO_FILE || st(gm, p) != GM_EVICTING)
 			continue;
+		h[nd] = len[i]; /* same-filled: its word */
 		if (kind[i] == TO_ZIP) {
-			h = zpool_alloc(&gm->zpool, sizeof(struct zq_rec) + len[i]);
-			if (h == ZPOOL_NONE) {
+			h[nd] = zpool_alloc(&gm->zpool, sizeof(struct zq_rec) + len[i]);
+			if (h[nd] == ZPOOL_NONE) {
 				kind[i] = TO_FILE; /* the cache is at its cap: to the file */
 				continue;
 			}
-			memcpy((uint8_t *)zpool_data(&gm->zpool, h, &(size_t){ 0 }) + sizeof(struct zq_rec),
+			memcpy((uint8_t *)zpool_data(&gm->zpool, h[nd], &(size_t){ 0 }) + sizeof(struct zq_rec),
 			       gm->zout + (size_t)i * GM_PAGE, len[i]);
 		}
-		if (gm_drop_evicted(gm, p)) {
-			if (kind[i] == TO_ZIP)
-				zpool_free(&gm->zpool, h);
+		at[nd] = (uint8_t)i;
+		d[nd++] = p;
+	}
+	if (!nd)
+		return 0;
+	gm_drop_evicted(gm, d, nd, failed);
+	for (unsigned j = 0; j < nd; j++) {
+		uint32_t p = d[j];
+		int zipped = kind[at[j]] == TO_ZIP;
+
+		if (failed[j]) {
+			if (zipped)
+				zpool_free(&gm->zpool, h[j]);
 			continue;
 		}
-		gm->slot[p] = kind[i] == TO_ZIP ? h : len[i];
-		gm_set_state(gm, p, kind[i] == TO_ZIP ? GM_ZIPPED : GM_SAME, 0);
-		if (kind[i] == TO_ZIP)
+		gm->slot[p] = h[j];
+		gm_set_state(gm, p, zipped ? GM_ZIPPED : GM_SAME, 0);
+		if (zipped)
 			zq_push(gm, p);
 		gm->zipped++;
 		freed++;
