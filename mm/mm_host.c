@@ -24,6 +24,8 @@ void mm_host_init(struct mm_host *h, uint64_t budget)
 	h->budget = budget;
 	h->idle_tax = ALLOC_DEFAULT_TAX;
 	h->fault_spinners = fault_poll_spinners_for(sysconf(_SC_NPROCESSORS_ONLN));
+	/* With the host's thread, one reclaimer per CPU. */
+	h->direct_max = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN) - 1 : 0;
 	memstate_init(&h->ms, budget);
 	h->state_since_ms = now_ms();
 	pthread_mutex_init(&h->lock, NULL);
@@ -90,11 +92,16 @@ static uint64_t free_now(struct mm_host *h)
 	return used < h->budget ? h->budget - used : 0;
 }
 
-/* Recompute free memory and the state; returns the state. */
+/*
+ * Recompute free memory and the state; returns the state.  Held faults'
+ * threads call it too, so the log's rate limit is kept under the lock.
+ */
 static enum mem_state update_state(struct mm_host *h)
 {
 	uint64_t free;
 	enum mem_state old, s;
+	unsigned quiet = 0;
+	int say = 0;
 
 	free = free_now(h);
 	pthread_mutex_lock(&h->lock);
@@ -106,6 +113,15 @@ static enum mem_state update_state(struct mm_host *h)
 		if (h->state_since_ms)
 			h->state_ms[old] += t - h->state_since_ms;
 		h->state_since_ms = t;
+		/* Under steady pressure the state can change many times a second. */
+		if (t - h->last_log_ms >= 1000 || s == MEM_HIGH) {
+			say = 1;
+			quiet = h->quiet_transitions;
+			h->last_log_ms = t;
+			h->quiet_transitions = 0;
+		} else {
+			h->quiet_transitions++;
+		}
 	}
 	h->free = free;
 	h->consumed = atomic_load(&h->consumed_pages) * GM_PAGE;
@@ -113,22 +129,13 @@ static enum mem_state update_state(struct mm_host *h)
 	if (s != old)
 		pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
-	if (s != old) {
-		/* Under steady pressure the state can change many times a second. */
-		uint64_t t = now_ms();
-		if (t - h->last_log_ms >= 1000 || s == MEM_HIGH) {
-			char quiet[64] = "";
-			if (h->quiet_transitions)
-				snprintf(quiet, sizeof(quiet), "; %u more changes not shown",
-					 h->quiet_transitions);
-			host_log(h, "host memory state %s -> %s (free %.1f MiB, minFree %.1f MiB%s)",
-				 memstate_name(old), memstate_name(s), (double)free / 1048576.0,
-				 (double)h->ms.min_free / 1048576.0, quiet);
-			h->last_log_ms = t;
-			h->quiet_transitions = 0;
-		} else {
-			h->quiet_transitions++;
-		}
+	if (say) {
+		char more[64] = "";
+
+		if (quiet)
+			snprintf(more, sizeof(more), "; %u more changes not shown", quiet);
+		host_log(h, "host memory state %s -> %s (free %.1f MiB, minFree %.1f MiB%s)", memstate_name(old),
+			 memstate_name(s), (double)free / 1048576.0, (double)h->ms.min_free / 1048576.0, more);
 	}
 	return s;
 }
@@ -145,11 +152,14 @@ static void refresh_overhead(struct mm_host *h)
 /*
  * As ESX: swap from the VM furthest above its allocation target, the one
  * the policy is taking memory from; among VMs within their targets, the
- * one with the most memory above its active estimate.
+ * one with the most memory above its active estimate.  A helper (a held
+ * fault's thread) passes over VMs another reclaimer is evicting, and
+ * takes from a VM within its target only when no VM is above its own.
+ * Returns the VM's index, or -1.
  */
-static struct guest_mem *pick_vm(struct mm_host *h, const int *skip)
+static int pick_vm(struct mm_host *h, const int *skip, int helper)
 {
-	struct guest_mem *best = NULL;
+	int best = -1, any_over = 0;
 	int64_t best_over = 0, best_idle = 0;
 
 	for (unsigned i = 0; i < h->nvms; i++) {
@@ -159,44 +169,69 @@ static struct guest_mem *pick_vm(struct mm_host *h, const int *skip)
 			continue;
 		if (over < 0)
 			over = 0;
-		if (!best || over > best_over || (over == best_over && idle > best_idle)) {
+		any_over |= over > 0;
+		if (helper && atomic_load(&h->vm_busy[i]))
+			continue;
+		if (best < 0 || over > best_over || (over == best_over && idle > best_idle)) {
 			best_over = over;
 			best_idle = idle;
-			best = h->vms[i];
+			best = (int)i;
 		}
 	}
-	return best;
+	return helper && any_over && best_over == 0 ? -1 : best;
+}
+
+/* Evict up to `want` pages of vms[i], marked busy meanwhile (vms_lock held). */
+static unsigned evict_from(struct mm_host *h, int i, uint64_t want)
+{
+	unsigned got;
+
+	atomic_fetch_add(&h->vm_busy[i], 1);
+	got = guest_mem_evict(h->vms[i], want > SWAP_BATCH_MAX ? SWAP_BATCH_MAX : (unsigned)want);
+	atomic_fetch_sub(&h->vm_busy[i], 1);
+	return got;
 }
 
 static void reclaim(struct mm_host *h)
 {
 	int skip[MM_HOST_MAX_VMS] = { 0 };
-	uint64_t target = h->ms.leave[MEM_HARD];
+	uint64_t target = h->ms.leave[MEM_HARD], free;
 	/* Bounded, so sampling and reconciliation still get their turn
 	 * under pressure that never lets up. */
 	uint64_t until = now_ms() + MM_RECLAIM_SLICE_MS;
 
-	while (!atomic_load(&h->stop) && h->free < target && now_ms() < until) {
-		uint64_t need = (target - h->free + GM_PAGE - 1) / GM_PAGE;
-		struct guest_mem *gm = pick_vm(h, skip);
-		unsigned got;
+	while (!atomic_load(&h->stop) && (free = free_now(h)) < target && now_ms() < until) {
+		int i = pick_vm(h, skip, 0);
 
-		if (!gm) {
+		if (i < 0) {
 			if (!h->swap_exhausted)
 				host_log(h, "nothing left to reclaim (swap full, failed or off): "
 					 "allocating faults wait in the low state");
 			h->swap_exhausted = 1;
 			return;
 		}
-		got = guest_mem_evict(gm, need > SWAP_BATCH_MAX ? SWAP_BATCH_MAX : (unsigned)need);
-		if (got == 0) {
-			for (unsigned i = 0; i < h->nvms; i++)
-				if (h->vms[i] == gm)
-					skip[i] = 1;
-		}
+		if (evict_from(h, i, (target - free + GM_PAGE - 1) / GM_PAGE) == 0)
+			skip[i] = 1;
 		update_state(h);
 	}
 	h->swap_exhausted = 0;
+}
+
+/* A held fault's thread: one batch from a VM nobody else is evicting; pages freed. */
+static unsigned direct_reclaim(struct mm_host *h)
+{
+	int skip[MM_HOST_MAX_VMS] = { 0 };
+	unsigned got = 0;
+	int i;
+
+	pthread_rwlock_rdlock(&h->vms_lock);
+	i = pick_vm(h, skip, 1);
+	if (i >= 0)
+		got = evict_from(h, i, SWAP_BATCH_MAX);
+	pthread_rwlock_unlock(&h->vms_lock);
+	if (got)
+		update_state(h);
+	return got;
 }
 
 /*
@@ -397,8 +432,21 @@ void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
 	}
 	if (h->ms.state == MEM_LOW && !atomic_load(&h->stop) && !atomic_load(cancel)) {
 		h->blocked_faults++;
-		while (h->ms.state == MEM_LOW && !atomic_load(&h->stop) && !atomic_load(cancel))
+		while (h->ms.state == MEM_LOW && !atomic_load(&h->stop) && !atomic_load(cancel)) {
+			if (h->direct_now < h->direct_max) {
+				unsigned got;
+
+				h->direct_now++;
+				pthread_mutex_unlock(&h->lock);
+				got = direct_reclaim(h);
+				pthread_mutex_lock(&h->lock);
+				h->direct_now--;
+				h->direct_pages += got;
+				if (got)
+					continue;
+			}
 			pthread_cond_wait(&h->cond, &h->lock);
+		}
 	}
 	pthread_mutex_unlock(&h->lock);
 }
@@ -434,6 +482,7 @@ void mm_host_get_stats(struct mm_host *h, struct mm_host_stats *s)
 	s->min_free = h->ms.min_free;
 	s->transitions = h->ms.transitions;
 	s->blocked_faults = h->blocked_faults;
+	s->direct_pages = h->direct_pages;
 	s->swap_exhausted = h->swap_exhausted;
 	memcpy(s->state_ms, h->state_ms, sizeof(s->state_ms));
 	if (h->state_since_ms)

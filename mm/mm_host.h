@@ -33,6 +33,7 @@ struct mm_host_stats {
 	uint64_t budget, free, consumed, overhead, min_free;
 	uint64_t transitions;
 	uint64_t blocked_faults;     /* faults held in the low state */
+	uint64_t direct_pages;       /* pages those faults' threads reclaimed while held */
 	int swap_exhausted;
 	uint64_t state_ms[4];        /* time spent in each state so far (MEM_HIGH..MEM_LOW) */
 };
@@ -55,6 +56,10 @@ struct mm_host {
 	atomic_uint fault_spinning;    /* fault threads spinning for their next fault now */
 	unsigned fault_spinners;       /* how many may (fault_poll.h) */
 	int kick;                      /* reclaim wanted now (under lock) */
+	atomic_int vm_busy[MM_HOST_MAX_VMS]; /* a reclaimer is evicting vms[i] now */
+	unsigned direct_max;           /* held faults that may reclaim at once (under lock) */
+	unsigned direct_now;           /* how many do now (under lock) */
+	uint64_t direct_pages;         /* what they reclaimed (under lock) */
 	uint64_t free, consumed, overhead;
 	uint64_t blocked_faults;
 	int swap_exhausted;
@@ -78,9 +83,14 @@ void mm_host_destroy(struct mm_host *h);
 /*
  * Called before a fault takes `pages` more host pages: wakes the reclaim
  * thread when free memory is low, and blocks the caller while the host is
- * in the low state (ESX's blocking), so no VM runs past the budget.  A
+ * in the low state (ESX's blocking), so no VM runs past the budget.
+ * While it is held, the caller's thread reclaims alongside the host's
+ * thread (Linux's direct reclaim), up to direct_max threads at once, each
+ * from a VM no other reclaimer is evicting: compression is CPU work, and
+ * one thread alone leaves the other CPUs idle while every VM waits.  A
  * VM that is being stopped sets *cancel (and calls mm_host_wake) so its
- * fault thread never waits forever.
+ * fault thread never waits forever.  The caller holds no guest_mem lock
+ * and no vms_lock.
  */
 void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel);
 

@@ -181,10 +181,11 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 	mm_host_get_stats(host, &h);
 	fprintf(f, "{\"t\":%.3f,\"host\":true,\"vms\":%u,\"vms_running\":%u,\"state\":\"%s\","
 		"\"budget_mb\":%.1f,\"free_mb\":%.2f,\"consumed_mb\":%.2f,\"ovhd_mb\":%.2f,"
-		"\"min_free_mb\":%.2f,\"state_changes\":%llu,\"blocked_faults\":%llu,\"swap_exhausted\":%s",
+		"\"min_free_mb\":%.2f,\"state_changes\":%llu,\"blocked_faults\":%llu,\"direct_reclaim_mb\":%.2f,"
+		"\"swap_exhausted\":%s",
 		t, nvms, running, memstate_name(h.state), MB(h.budget), MB(h.free), MB(h.consumed),
 		MB(h.overhead), MB(h.min_free), (unsigned long long)h.transitions,
-		(unsigned long long)h.blocked_faults, h.swap_exhausted ? "true" : "false");
+		(unsigned long long)h.blocked_faults, MB(h.direct_pages * 4096), h.swap_exhausted ? "true" : "false");
 	fprintf(f, ",\"high_s\":%.1f,\"soft_s\":%.1f,\"hard_s\":%.1f,\"low_s\":%.1f", h.state_ms[MEM_HIGH] / 1e3,
 		h.state_ms[MEM_SOFT] / 1e3, h.state_ms[MEM_HARD] / 1e3, h.state_ms[MEM_LOW] / 1e3);
 	write_zip(f, &zsum);

@@ -1275,6 +1275,65 @@ START_TEST(host_reclaims_down_to_budget)
 }
 END_TEST
 
+struct filler {
+	uint8_t *ram;
+	uint32_t npages, seed;
+};
+
+static void *filler_thread(void *arg)
+{
+	struct filler *f = arg;
+
+	fill(f->ram, 0, f->npages, f->seed);
+	return NULL;
+}
+
+START_TEST(held_faults_reclaim_alongside_the_host_thread)
+{
+	struct region r[2];
+	struct filler f[2];
+	pthread_t t[2];
+	struct mm_host h;
+	struct mm_host_stats hs;
+
+	mm_host_init(&h, 24 * MIB);
+	h.direct_max = 2; /* whatever this machine's CPUs */
+	for (int i = 0; i < 2; i++) {
+		struct guest_mem_config cfg = { .name = region_name(), .size = 32 * MIB, .swap_dir = "/tmp" };
+
+		r[i].size = cfg.size;
+		r[i].ram = mmap(NULL, r[i].size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				-1, 0);
+		ck_assert_ptr_ne(r[i].ram, MAP_FAILED);
+		madvise(r[i].ram, r[i].size, MADV_NOHUGEPAGE);
+		ck_assert_msg(guest_mem_init(&r[i].gm, &cfg, r[i].ram, &h, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(mm_host_add(&h, &r[i].gm), 0);
+		ck_assert_int_eq(guest_mem_start(&r[i].gm, err, sizeof(err)), 0);
+	}
+	ck_assert_int_eq(mm_host_start(&h), 0);
+	/* Both write 32 MiB at once on 24: their faults are held, and reclaim too. */
+	for (int i = 0; i < 2; i++) {
+		f[i] = (struct filler){ .ram = r[i].ram, .npages = 8192, .seed = 21u + (uint32_t)i };
+		pthread_create(&t[i], NULL, filler_thread, &f[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2; i++)
+		ck_assert_uint_eq(bad_pages(r[i].ram, 0, 8192, 21u + (uint32_t)i), 0);
+	mm_host_get_stats(&h, &hs);
+	ck_assert_uint_ge(hs.blocked_faults, 1);
+	ck_assert_uint_ge(hs.direct_pages, 1);
+	ck_assert_uint_le(hs.consumed + hs.overhead, 24 * MIB);
+	ck_assert_uint_ge(r[0].gm.swapouts + r[1].gm.swapouts, 2 * 8192 - 6144);
+	mm_host_stop(&h);
+	for (int i = 0; i < 2; i++) {
+		guest_mem_destroy(&r[i].gm);
+		munmap(r[i].ram, r[i].size);
+	}
+	mm_host_destroy(&h);
+}
+END_TEST
+
 static Suite *guest_mem_suite(void)
 {
 	Suite *s = suite_create("guest_mem");
@@ -1307,6 +1366,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, writes_racing_with_eviction_are_never_lost);
 	tcase_add_test(tc, sampling_estimates_active_memory);
 	tcase_add_test(tc, host_reclaims_down_to_budget);
+	tcase_add_test(tc, held_faults_reclaim_alongside_the_host_thread);
 	suite_add_tcase(s, tc);
 	return s;
 }
