@@ -12,7 +12,21 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Clock: present pages not referenced since the hand last passed (lock held). */
+static int picked(const uint32_t *v, unsigned n, uint32_t p)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (v[i] == p)
+			return 1;
+	return 0;
+}
+
+/*
+ * Clock: present pages not referenced since the hand last passed (lock
+ * held).  The hand may go round twice, to take pages whose second chance
+ * it used up on the first lap; a VM with fewer victims than wanted would
+ * then have the ones of the first lap chosen again, and eviction stores
+ * each victim once.
+ */
 static unsigned pick_victims(struct guest_mem *gm, uint32_t *v, unsigned want)
 {
 	unsigned n = 0;
@@ -27,6 +41,8 @@ static unsigned pick_victims(struct guest_mem *gm, uint32_t *v, unsigned want)
 			gm->state[p] &= (uint8_t)~GM_REF; /* second chance */
 			continue;
 		}
+		if (steps >= gm->npages && picked(v, n, p))
+			continue;
 		v[n++] = p;
 	}
 	return n;

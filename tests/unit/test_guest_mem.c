@@ -393,6 +393,34 @@ START_TEST(compressible_pages_stay_in_the_cache)
 }
 END_TEST
 
+/* The clock goes round twice for a batch; a VM with fewer pages than that gives each once. */
+START_TEST(a_vm_with_few_pages_has_each_evicted_once)
+{
+	struct region r;
+	struct guest_mem_stats s;
+	uint64_t held;
+	unsigned freed;
+
+	region_open_cfg(&r, 16 * MIB, 64, 50);
+	fill_text(r.ram, 0, 10);
+	guest_mem_get_stats(&r.gm, &s);
+	held = s.consumed / PG;
+	ck_assert_uint_ge(held, 10);
+	ck_assert_uint_lt(held, 64);
+	freed = guest_mem_evict(&r.gm, 64);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(freed, held);
+	ck_assert_uint_eq(s.zipped, held);
+	ck_assert_uint_eq(s.zip_pages, 10);
+	ck_assert_uint_eq(s.same_pages, held - 10);
+	ck_assert_uint_eq(s.consumed, 0);
+	ck_assert_uint_eq(bad_text_pages(r.ram, 0, 10), 0);
+	guest_mem_get_stats(&r.gm, &s);
+	ck_assert_uint_eq(s.zip_pages, 0);
+	region_close(&r);
+}
+END_TEST
+
 START_TEST(a_full_cache_sends_its_oldest_pages_to_the_file)
 {
 	struct region r;
@@ -1348,6 +1376,7 @@ static Suite *guest_mem_suite(void)
 	tcase_add_test(tc, a_vm_at_its_limit_swaps_in_small_windows);
 	tcase_add_test(tc, a_backward_pass_reads_no_neighbours);
 	tcase_add_test(tc, compressible_pages_stay_in_the_cache);
+	tcase_add_test(tc, a_vm_with_few_pages_has_each_evicted_once);
 	tcase_add_test(tc, a_full_cache_sends_its_oldest_pages_to_the_file);
 	tcase_add_test(tc, cold_pages_leave_a_full_cache_to_the_pages_that_cycle);
 	tcase_add_test(tc, a_full_cache_refuses_pages_until_faults_drain_it);
