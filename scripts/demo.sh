@@ -6,9 +6,12 @@
 # it runs `vmmctl top`; without one it prints a line a second.  It ends
 # with the plot of what happened (build/demo/demo.png) and what it means.
 # Every guest checks its own memory; nothing is lost, nobody is killed.
+# DEMO_BUILD=build/test runs the VMM and guest of the ASan/UBSan build
+# (`make build/test/vmm build/test/guest.elf` first) instead.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=$ROOT/build
+B=${DEMO_BUILD:-$ROOT/build}
+CTL=$ROOT/build/vmmctl
 OUT=$B/demo
 STATS=$OUT/stats.jsonl
 SOCK=$OUT/control.sock
@@ -50,7 +53,7 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 	for b in "${BUDGETS[@]:1}"; do
 		sleep "$STEP"
 		kill -0 $VMM 2>/dev/null || exit 0
-		"$B/vmmctl" --control "$SOCK" host-mem "${b}M" >/dev/null 2>&1 || true
+		"$CTL" --control "$SOCK" host-mem "${b}M" >/dev/null 2>&1 || true
 		echo "$(date +%T) host-mem ${b}M" >>"$OUT/steps.txt"
 	done
 ) &
@@ -60,7 +63,7 @@ if [ -t 0 ] && [ -t 1 ]; then
 	# Time to read the above before the live view takes the screen.
 	echo "vmmctl top starts in 5 s (q leaves it; the demo goes on to its end)"
 	sleep 5
-	"$B/vmmctl" --control "$SOCK" top || true
+	"$CTL" --control "$SOCK" top || true
 else
 	# No terminal: one line a second from the stats file.
 	python3 - "$STATS" "$VMM" "$OUT/steps.txt" <<'PY'
