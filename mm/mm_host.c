@@ -103,8 +103,9 @@ static enum mem_state update_state(struct mm_host *h)
 	unsigned quiet = 0;
 	int say = 0;
 
-	free = free_now(h);
 	pthread_mutex_lock(&h->lock);
+	/* Read under the lock: with several reclaimers, an older figure must not land last. */
+	free = free_now(h);
 	old = h->ms.state;
 	s = memstate_update(&h->ms, free);
 	if (s != old) {
@@ -181,13 +182,11 @@ static int pick_vm(struct mm_host *h, const int *skip, int helper)
 	return helper && any_over && best_over == 0 ? -1 : best;
 }
 
-/* Evict up to `want` pages of vms[i], marked busy meanwhile (vms_lock held). */
-static unsigned evict_from(struct mm_host *h, int i, uint64_t want)
+/* Evict up to `want` pages of vms[i], whose busy mark the caller holds (vms_lock held). */
+static unsigned evict_marked(struct mm_host *h, int i, uint64_t want)
 {
-	unsigned got;
+	unsigned got = guest_mem_evict(h->vms[i], want > SWAP_BATCH_MAX ? SWAP_BATCH_MAX : (unsigned)want);
 
-	atomic_fetch_add(&h->vm_busy[i], 1);
-	got = guest_mem_evict(h->vms[i], want > SWAP_BATCH_MAX ? SWAP_BATCH_MAX : (unsigned)want);
 	atomic_fetch_sub(&h->vm_busy[i], 1);
 	return got;
 }
@@ -210,7 +209,9 @@ static void reclaim(struct mm_host *h)
 			h->swap_exhausted = 1;
 			return;
 		}
-		if (evict_from(h, i, (target - free + GM_PAGE - 1) / GM_PAGE) == 0)
+		/* The reclaim thread goes where the policy says, busy or not. */
+		atomic_fetch_add(&h->vm_busy[i], 1);
+		if (evict_marked(h, i, (target - free + GM_PAGE - 1) / GM_PAGE) == 0)
 			skip[i] = 1;
 		update_state(h);
 	}
@@ -225,9 +226,16 @@ static unsigned direct_reclaim(struct mm_host *h)
 	int i;
 
 	pthread_rwlock_rdlock(&h->vms_lock);
-	i = pick_vm(h, skip, 1);
-	if (i >= 0)
-		got = evict_from(h, i, SWAP_BATCH_MAX);
+	/* Claim the VM: another helper may have picked it since it looked idle. */
+	while ((i = pick_vm(h, skip, 1)) >= 0) {
+		int idle = 0;
+
+		if (atomic_compare_exchange_strong(&h->vm_busy[i], &idle, 1)) {
+			got = evict_marked(h, i, SWAP_BATCH_MAX);
+			break;
+		}
+		skip[i] = 1;
+	}
 	pthread_rwlock_unlock(&h->vms_lock);
 	if (got)
 		update_state(h);
@@ -442,7 +450,8 @@ void mm_host_gate(struct mm_host *h, unsigned pages, const atomic_int *cancel)
 				pthread_mutex_lock(&h->lock);
 				h->direct_now--;
 				h->direct_pages += got;
-				if (got)
+				/* What changed meanwhile broadcast while we held no lock: look again. */
+				if (got || h->ms.state != MEM_LOW || atomic_load(&h->stop) || atomic_load(cancel))
 					continue;
 			}
 			pthread_cond_wait(&h->cond, &h->lock);
