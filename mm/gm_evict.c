@@ -140,17 +140,26 @@ unsigned gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, ui
 	unsigned dropped = 0;
 
 	for (unsigned i = 0, j; i < n; i = j) {
-		int bad;
-
 		for (j = i + 1; j < n && d[j] == d[j - 1] + 1; j++)
 			;
-		bad = gm_unmap(gm, d[i], j - i) != 0;
-		for (unsigned k = i; k < j; k++) {
-			failed[k] = (uint8_t)bad;
-			if (bad)
-				keep_resident(gm, d[k]);
+		if (gm_unmap(gm, d[i], j - i) == 0) {
+			memset(failed + i, 0, j - i);
+			dropped += j - i;
+			continue;
 		}
-		dropped += bad ? 0 : j - i;
+		/*
+		 * A run may span mappings (a page that was shared had a mapping
+		 * of its own), and a call that failed part way may have dropped
+		 * those before the failure: page by page, then, so that each
+		 * page's fate is known.
+		 */
+		for (unsigned k = i; k < j; k++) {
+			failed[k] = gm_unmap(gm, d[k], 1) != 0;
+			if (failed[k])
+				keep_resident(gm, d[k]);
+			else
+				dropped++;
+		}
 	}
 	return dropped;
 }
@@ -183,12 +192,17 @@ static unsigned swap_out(struct guest_mem *gm, const uint32_t *victims, unsigned
 	for (unsigned i = 0; i < n; i++)
 		gm_set_state(gm, v[i], GM_EVICTING, 0);
 	gm_for_runs(gm, v, n, gm_wp, 1);
+	/*
+	 * Copied under the lock: a VMM write may make a victim present again
+	 * and sampling or the balloon then unmap it, and a copy from an
+	 * unmapped page would wait on a fault that this thread may be the one
+	 * to serve (a held fault's thread reclaims, docs/memory.md).
+	 */
+	for (unsigned i = 0; i < n; i++)
+		memcpy(gm->stage + (size_t)i * GM_PAGE, page(gm, v[i]), GM_PAGE);
 	pthread_mutex_unlock(&gm->lock);
 	if (!n)
 		return 0;
-
-	for (unsigned i = 0; i < n; i++)
-		memcpy(gm->stage + (size_t)i * GM_PAGE, page(gm, v[i]), GM_PAGE);
 	gm_zip_classify(gm, n, kind, len);
 
 	pthread_mutex_lock(&gm->lock);
