@@ -133,18 +133,13 @@ static void keep_resident(struct guest_mem *gm, uint32_t p)
  * call flushes the TLBs of every CPU that runs this process (an IPI
  * apiece, and under a hypervisor an exit).  Where the kernel refuses,
  * the pages stay resident, writable again, and failed[i] says so.
- * Returns the pages dropped.
  */
-unsigned gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, uint8_t *failed)
+void gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, uint8_t *failed)
 {
-	unsigned dropped = 0;
-
 	for (unsigned i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && d[j] == d[j - 1] + 1; j++)
-			;
+		j = gm_run_end(d, i, n);
 		if (gm_unmap(gm, d[i], j - i) == 0) {
 			memset(failed + i, 0, j - i);
-			dropped += j - i;
 			continue;
 		}
 		/*
@@ -157,11 +152,8 @@ unsigned gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, ui
 			failed[k] = gm_unmap(gm, d[k], 1) != 0;
 			if (failed[k])
 				keep_resident(gm, d[k]);
-			else
-				dropped++;
 		}
 	}
-	return dropped;
 }
 
 /*

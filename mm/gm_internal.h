@@ -82,6 +82,16 @@ static inline int gm_unmap(struct guest_mem *gm, uint32_t p, uint32_t n)
 void gm_set_state(struct guest_mem *gm, uint32_t p, enum gm_state s, uint8_t flags);
 /* Pages [p, p + n) to state s, each keeping its sample mark; the first also gets first_flags. */
 void gm_set_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum gm_state s, uint8_t first_flags);
+/* Where the run of consecutive pages that starts at v[i] ends: its last index + 1. */
+static inline unsigned gm_run_end(const uint32_t *v, unsigned i, unsigned n)
+{
+	unsigned j = i + 1;
+
+	while (j < n && v[j] == v[j - 1] + 1)
+		j++;
+	return j;
+}
+
 /* fn(gm, first, count, arg) for each run of consecutive pages in the ascending v[0..n). */
 void gm_for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
 		 void (*fn)(struct guest_mem *gm, uint32_t first, uint32_t count, int arg), int arg);
@@ -98,7 +108,7 @@ void gm_fault_swapped(struct guest_mem *gm, uint32_t p); /* drops the lock for i
 int gm_file_room(struct guest_mem *gm);
 uint32_t gm_alloc_slot(struct guest_mem *gm);
 void gm_write_failed(struct guest_mem *gm, int rc);
-unsigned gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, uint8_t *failed);
+void gm_drop_evicted(struct guest_mem *gm, const uint32_t *d, unsigned n, uint8_t *failed);
 
 /* gm_zip.c: drop a compressed or same-filled page's copy (it is not needed any more). */
 void gm_zip_forget(struct guest_mem *gm, uint32_t p);

@@ -52,12 +52,9 @@ void gm_set_run(struct guest_mem *gm, uint32_t p, uint32_t n, enum gm_state s, u
 void gm_for_runs(struct guest_mem *gm, const uint32_t *v, unsigned n,
 		 void (*fn)(struct guest_mem *gm, uint32_t first, uint32_t count, int arg), int arg)
 {
-	for (unsigned i = 0; i < n;) {
-		unsigned j = i + 1;
-		while (j < n && v[j] == v[j - 1] + 1)
-			j++;
+	for (unsigned i = 0, j; i < n; i = j) {
+		j = gm_run_end(v, i, n);
 		fn(gm, v[i], v[j - 1] - v[i] + 1, arg);
-		i = j;
 	}
 }
 

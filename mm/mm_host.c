@@ -20,12 +20,14 @@ static uint64_t now_ms(void)
 
 void mm_host_init(struct mm_host *h, uint64_t budget)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
 	memset(h, 0, sizeof(*h));
 	h->budget = budget;
 	h->idle_tax = ALLOC_DEFAULT_TAX;
-	h->fault_spinners = fault_poll_spinners_for(sysconf(_SC_NPROCESSORS_ONLN));
+	h->fault_spinners = fault_poll_spinners_for(cpus);
 	/* With the host's thread, one reclaimer per CPU. */
-	h->direct_max = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN) - 1 : 0;
+	h->direct_max = cpus > 1 ? (unsigned)cpus - 1 : 0;
 	memstate_init(&h->ms, budget);
 	h->state_since_ms = now_ms();
 	pthread_mutex_init(&h->lock, NULL);

@@ -185,7 +185,7 @@ void stats_write(FILE *f, double t, struct vm *vms, unsigned nvms, struct mm_hos
 		"\"swap_exhausted\":%s",
 		t, nvms, running, memstate_name(h.state), MB(h.budget), MB(h.free), MB(h.consumed),
 		MB(h.overhead), MB(h.min_free), (unsigned long long)h.transitions,
-		(unsigned long long)h.blocked_faults, MB(h.direct_pages * 4096), h.swap_exhausted ? "true" : "false");
+		(unsigned long long)h.blocked_faults, MB(h.direct_pages * GM_PAGE), h.swap_exhausted ? "true" : "false");
 	fprintf(f, ",\"high_s\":%.1f,\"soft_s\":%.1f,\"hard_s\":%.1f,\"low_s\":%.1f", h.state_ms[MEM_HIGH] / 1e3,
 		h.state_ms[MEM_SOFT] / 1e3, h.state_ms[MEM_HARD] / 1e3, h.state_ms[MEM_LOW] / 1e3);
 	write_zip(f, &zsum);
